@@ -1,0 +1,5 @@
+//! hash commands (in progress).
+
+use super::Handler;
+
+pub static COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,459 @@
+//! The keyspace: sixteen databases of keys, their expiry deadlines, and the bookkeeping that
+//! other clients depend on (WATCH, blocked pops).
+//!
+//! # One owner
+//!
+//! The whole keyspace sits behind a single mutex (`server::Shared::keyspace`). A connection
+//! decodes its requests and encodes its replies outside the lock, takes the lock once for
+//! everything its last read delivered, and releases it. The alternative, a sharded map such as
+//! `DashMap`, would let two clients touch different keys at the same instant, but then
+//! MULTI/EXEC and Lua scripts could not be atomic across keys without a second locking scheme
+//! layered on top. Redis itself runs commands on one thread for the same reason; one mutex gives
+//! us the same guarantee ("no command runs in the middle of another one, a transaction, or a
+//! script") with short critical sections, and leaves the socket work parallel.
+//!
+//! # Expiry
+//!
+//! ```text
+//!   Db.map:      "a" -> Entry { value, expire_at_ms: Some(1700000005000) }
+//!                "b" -> Entry { value, expire_at_ms: None }
+//!   Db.expires:  {(1700000005000, "a")}       ordered by deadline
+//! ```
+//!
+//! A key whose deadline has passed is dead: every lookup checks the deadline first and deletes
+//! the key lazily. Keys nobody reads would then live forever, so [`Keyspace::active_expire`]
+//! also walks `expires` from the earliest deadline, a bounded number of keys per tick. Redis
+//! samples twenty random keys instead; an ordered index costs a little more per EXPIRE but makes
+//! the active cycle exact and deterministic, which is what tests on a manual clock want.
+//!
+//! Time is always a parameter (`now_ms`): nothing in here reads a clock.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::kv::value::Value;
+use crate::limits::{ACTIVE_EXPIRE_KEYS_PER_TICK_MAX, DATABASES_COUNT};
+use crate::resp::Frame;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    pub expire_at_ms: Option<i64>,
+    /// Last time the key was read or written, for OBJECT IDLETIME.
+    pub access_ms: i64,
+}
+
+type Map = HashMap<Bytes, Entry, ahash::RandomState>;
+
+#[derive(Debug, Default)]
+pub struct Db {
+    pub map: Map,
+    pub expires: BTreeSet<(i64, Bytes)>,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn expires_count(&self) -> usize {
+        self.expires.len()
+    }
+}
+
+/// Counters INFO reports.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    /// Changes since start (Redis's `server.dirty`, reported as `rdb_changes_since_last_save`).
+    pub dirty: u64,
+}
+
+/// A pop (or move) a blocked client is waiting to perform as soon as one of its keys has data.
+pub trait BlockedOp: Send {
+    /// Tries to serve the waiter from `key`, which was just written. `None` leaves it waiting.
+    fn serve(&mut self, ks: &mut Keyspace, db: usize, key: &Bytes, now_ms: i64, resp3: bool) -> Option<Frame>;
+    /// What the client gets when its timeout passes.
+    fn timeout_reply(&self) -> Frame;
+}
+
+pub struct Waiter {
+    db: usize,
+    keys: Vec<Bytes>,
+    resp3: bool,
+    op: Box<dyn BlockedOp>,
+    tx: oneshot::Sender<Frame>,
+}
+
+/// Blocked clients, first come first served per key (Redis's `blocking_keys`).
+#[derive(Default)]
+pub struct Blocking {
+    waiters: HashMap<u64, Waiter>,
+    by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
+    ready: VecDeque<(usize, Bytes)>,
+    next_id: u64,
+}
+
+impl Blocking {
+    pub fn count(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    pub stats: Stats,
+    pub blocking: Blocking,
+    watchers: HashMap<(usize, Bytes), Vec<u64>>,
+    dirty_clients: HashSet<u64>,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Keyspace {
+    pub fn new() -> Self {
+        Keyspace {
+            dbs: (0..DATABASES_COUNT).map(|_| Db::default()).collect(),
+            stats: Stats::default(),
+            blocking: Blocking::default(),
+            watchers: HashMap::new(),
+            dirty_clients: HashSet::new(),
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Lookups. Each one deletes the key first if its deadline has passed.
+    // ----------------------------------------------------------------------------------------
+
+    /// Deletes `key` if it is expired; true if it was.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        let d = &mut self.dbs[db];
+        let Some(e) = d.map.get(key) else { return false };
+        match e.expire_at_ms {
+            Some(at) if at <= now_ms => {
+                let (k, _) = d.map.remove_entry(key).expect("present");
+                d.expires.remove(&(at, k.clone()));
+                self.stats.expired_keys += 1;
+                self.touch(db, &k);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn entry(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now_ms);
+        let e = self.dbs[db].map.get_mut(key)?;
+        e.access_ms = now_ms;
+        Some(e)
+    }
+
+    pub fn get(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.entry(db, key, now_ms).map(|e| &mut e.value)
+    }
+
+    /// A lookup that counts towards `keyspace_hits`/`keyspace_misses`, as reads do in Redis.
+    pub fn get_counted(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.expire_if_needed(db, key, now_ms);
+        match self.dbs[db].map.get_mut(key) {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                e.access_ms = now_ms;
+                Some(&mut e.value)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    pub fn exists(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        self.expire_if_needed(db, key, now_ms);
+        self.dbs[db].map.contains_key(key)
+    }
+
+    /// The key's deadline, if it exists and has one.
+    pub fn expire_at(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<i64> {
+        self.entry(db, key, now_ms).and_then(|e| e.expire_at_ms)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Writes. Every write ends in `touch`, which is how WATCH and blocked clients hear of it.
+    // ----------------------------------------------------------------------------------------
+
+    /// Stores `value` at `key`, replacing any old value and clearing its TTL (Redis's `setKey`).
+    pub fn set(&mut self, db: usize, key: Bytes, value: Value, now_ms: i64) {
+        self.set_with_expire(db, key, value, None, now_ms)
+    }
+
+    /// Stores `value` with the given deadline (`None`: no TTL).
+    pub fn set_with_expire(&mut self, db: usize, key: Bytes, value: Value, expire_at_ms: Option<i64>, now_ms: i64) {
+        let d = &mut self.dbs[db];
+        if let Some(old) = d.map.get(&key) {
+            if let Some(at) = old.expire_at_ms {
+                d.expires.remove(&(at, key.clone()));
+            }
+        }
+        if let Some(at) = expire_at_ms {
+            d.expires.insert((at, key.clone()));
+        }
+        d.map.insert(key.clone(), Entry { value, expire_at_ms, access_ms: now_ms });
+        self.touch(db, &key);
+    }
+
+    /// Replaces the value but keeps the TTL (SET KEEPTTL, and in-place rewrites).
+    pub fn set_keep_ttl(&mut self, db: usize, key: Bytes, value: Value, now_ms: i64) {
+        let at = self.expire_at(db, &key, now_ms);
+        self.set_with_expire(db, key, value, at, now_ms)
+    }
+
+    /// Deletes a key; returns its value if it existed (and was not expired).
+    pub fn remove(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<Value> {
+        if self.expire_if_needed(db, key, now_ms) {
+            return None;
+        }
+        let d = &mut self.dbs[db];
+        let (k, e) = d.map.remove_entry(key)?;
+        if let Some(at) = e.expire_at_ms {
+            d.expires.remove(&(at, k.clone()));
+        }
+        self.touch(db, &k);
+        Some(e.value)
+    }
+
+    /// Sets or clears the deadline of an existing key. Returns false if the key does not exist.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], at_ms: Option<i64>, now_ms: i64) -> bool {
+        self.expire_if_needed(db, key, now_ms);
+        let d = &mut self.dbs[db];
+        let Some(e) = d.map.get_mut(key) else { return false };
+        let k = Bytes::copy_from_slice(key);
+        if let Some(old) = e.expire_at_ms {
+            d.expires.remove(&(old, k.clone()));
+        }
+        e.expire_at_ms = at_ms;
+        if let Some(at) = at_ms {
+            d.expires.insert((at, k.clone()));
+        }
+        self.touch(db, &k);
+        true
+    }
+
+    /// Deletes `key` if its collection became empty, as Redis never keeps empty collections.
+    pub fn remove_if_empty(&mut self, db: usize, key: &[u8]) {
+        let empty = match self.dbs[db].map.get(key).map(|e| &e.value) {
+            Some(Value::List(l)) => l.is_empty(),
+            Some(Value::Hash(h)) => h.is_empty(),
+            Some(Value::Set(s)) => s.is_empty(),
+            Some(Value::ZSet(z)) => z.len() == 0,
+            _ => false,
+        };
+        if empty {
+            let d = &mut self.dbs[db];
+            if let Some((k, e)) = d.map.remove_entry(key) {
+                if let Some(at) = e.expire_at_ms {
+                    d.expires.remove(&(at, k));
+                }
+            }
+        }
+    }
+
+    /// Records that `key` changed: counts it, dirties the WATCHers of it, and marks it ready for
+    /// clients blocked on it. Commands that modify a value in place call this themselves.
+    pub fn touch(&mut self, db: usize, key: &[u8]) {
+        self.stats.dirty += 1;
+        if !self.watchers.is_empty() {
+            if let Some(ids) = self.watchers.get(&(db, Bytes::copy_from_slice(key))) {
+                self.dirty_clients.extend(ids.iter().copied());
+            }
+        }
+        if !self.blocking.by_key.is_empty() {
+            let k = (db, Bytes::copy_from_slice(key));
+            if self.blocking.by_key.contains_key(&k) && !self.blocking.ready.contains(&k) {
+                self.blocking.ready.push_back(k);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Whole databases.
+    // ----------------------------------------------------------------------------------------
+
+    /// Empties one database. WATCHers of keys that existed are dirtied (Redis's
+    /// `touchAllWatchedKeysInDb`); watching a key that did not exist survives a flush.
+    pub fn flush_db(&mut self, db: usize) -> usize {
+        let n = self.dbs[db].len();
+        self.touch_watched_in_db(db, None);
+        self.dbs[db] = Db::default();
+        self.stats.dirty += n as u64;
+        n
+    }
+
+    pub fn flush_all(&mut self) -> usize {
+        (0..self.dbs.len()).map(|db| self.flush_db(db)).sum()
+    }
+
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.touch_watched_in_db(a, Some(b));
+        self.touch_watched_in_db(b, Some(a));
+        self.dbs.swap(a, b);
+        // Clients blocked on keys in either db may now find data there.
+        let keys: Vec<(usize, Bytes)> = self
+            .blocking
+            .by_key
+            .keys()
+            .filter(|(d, k)| (*d == a || *d == b) && self.dbs[*d].map.contains_key(k))
+            .cloned()
+            .collect();
+        for k in keys {
+            if !self.blocking.ready.contains(&k) {
+                self.blocking.ready.push_back(k);
+            }
+        }
+    }
+
+    fn touch_watched_in_db(&mut self, db: usize, other: Option<usize>) {
+        let dirty: Vec<u64> = self
+            .watchers
+            .iter()
+            .filter(|((d, k), _)| {
+                *d == db && (self.dbs[db].map.contains_key(k) || other.is_some_and(|o| self.dbs[o].map.contains_key(k)))
+            })
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        self.dirty_clients.extend(dirty);
+    }
+
+    /// Removes expired keys, earliest deadline first, at most a bounded number per call.
+    /// Returns how many were removed.
+    pub fn active_expire(&mut self, now_ms: i64) -> usize {
+        let mut removed = 0;
+        for db in 0..self.dbs.len() {
+            while removed < ACTIVE_EXPIRE_KEYS_PER_TICK_MAX {
+                let Some((at, key)) = self.dbs[db].expires.first().cloned() else { break };
+                if at > now_ms {
+                    break;
+                }
+                self.expire_if_needed(db, &key, now_ms);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // WATCH.
+    // ----------------------------------------------------------------------------------------
+
+    pub fn watch(&mut self, client_id: u64, db: usize, key: Bytes) {
+        let ids = self.watchers.entry((db, key)).or_default();
+        if !ids.contains(&client_id) {
+            ids.push(client_id);
+        }
+    }
+
+    /// Forgets all of a client's watches; returns whether any watched key changed meanwhile.
+    pub fn unwatch_all(&mut self, client_id: u64, keys: &[(usize, Bytes)]) -> bool {
+        for k in keys {
+            if let Some(ids) = self.watchers.get_mut(k) {
+                ids.retain(|&i| i != client_id);
+                if ids.is_empty() {
+                    self.watchers.remove(k);
+                }
+            }
+        }
+        self.dirty_clients.remove(&client_id)
+    }
+
+    pub fn is_dirty(&self, client_id: u64) -> bool {
+        self.dirty_clients.contains(&client_id)
+    }
+
+    /// Number of keys watched by anyone (INFO's `watching_clients` uses clients instead).
+    pub fn watched_keys_count(&self) -> usize {
+        self.watchers.len()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Blocked clients.
+    // ----------------------------------------------------------------------------------------
+
+    /// Registers a client waiting on `keys`. The reply arrives on the returned receiver.
+    pub fn block(&mut self, db: usize, keys: Vec<Bytes>, resp3: bool, op: Box<dyn BlockedOp>) -> (u64, oneshot::Receiver<Frame>) {
+        let (tx, rx) = oneshot::channel();
+        let b = &mut self.blocking;
+        b.next_id += 1;
+        let id = b.next_id;
+        for k in &keys {
+            b.by_key.entry((db, k.clone())).or_default().push_back(id);
+        }
+        b.waiters.insert(id, Waiter { db, keys, resp3, op, tx });
+        (id, rx)
+    }
+
+    /// Removes a waiter (timeout, disconnect, CLIENT UNBLOCK). Returns its timeout reply if it
+    /// was still waiting, `None` if it had already been served.
+    pub fn unblock(&mut self, id: u64) -> Option<Frame> {
+        let w = self.blocking.waiters.remove(&id)?;
+        self.forget_waiter_keys(id, w.db, &w.keys);
+        Some(w.op.timeout_reply())
+    }
+
+    fn forget_waiter_keys(&mut self, id: u64, db: usize, keys: &[Bytes]) {
+        for k in keys {
+            let kk = (db, k.clone());
+            if let Some(q) = self.blocking.by_key.get_mut(&kk) {
+                q.retain(|&i| i != id);
+                if q.is_empty() {
+                    self.blocking.by_key.remove(&kk);
+                }
+            }
+        }
+    }
+
+    /// Serves blocked clients whose keys were written, first come first served, until no ready
+    /// key can serve anyone. Runs after each command (after EXEC as a whole, after a script as
+    /// a whole), never in the middle of one, exactly where Redis runs `handleClientsBlockedOnKeys`.
+    pub fn serve_blocked(&mut self, now_ms: i64) {
+        while let Some((db, key)) = self.blocking.ready.pop_front() {
+            loop {
+                let Some(&id) = self.blocking.by_key.get(&(db, key.clone())).and_then(|q| q.front()) else {
+                    break;
+                };
+                let Some(mut w) = self.blocking.waiters.remove(&id) else {
+                    // Stale id (already served through another key); drop it from this queue.
+                    self.forget_waiter_keys(id, db, std::slice::from_ref(&key));
+                    continue;
+                };
+                if w.tx.is_closed() {
+                    self.forget_waiter_keys(id, w.db, &w.keys);
+                    continue;
+                }
+                match w.op.serve(self, db, &key, now_ms, w.resp3) {
+                    Some(reply) => {
+                        self.forget_waiter_keys(id, w.db, &w.keys);
+                        let _ = w.tx.send(reply);
+                    }
+                    None => {
+                        self.blocking.waiters.insert(id, w);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn has_ready_keys(&self) -> bool {
+        !self.blocking.ready.is_empty()
+    }
+}

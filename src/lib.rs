@@ -1,0 +1,26 @@
+//! terrarium: the infrastructure backend engineers use every day, re-implemented in one
+//! process so it can be run, connected to with the real tools, diffed against the real thing,
+//! and read.
+//!
+//! # Crate map
+//!
+//! | module          | what it is                                                            |
+//! |-----------------|-----------------------------------------------------------------------|
+//! | [`server`]      | listeners, sessions, limits, shutdown; walks one request end to end    |
+//! | [`resp`]        | the RESP2/RESP3 codec, hand-written                                    |
+//! | [`kv`]          | the keyspace (single owner), values, and one file per command family  |
+//! | [`line`]        | the course's text protocol on :9999, sharing db 0 with RESP            |
+//! | [`diff`]        | the differential runner: same commands to terrarium and real Redis     |
+//! | [`limits`]      | every limit, named, with units last                                     |
+//! | [`clock`]       | time as a parameter                                                     |
+//!
+//! Reading order: `resp::codec` (bytes to argv), `server::conn` (the loop), `kv::cmd` (dispatch),
+//! `kv::keyspace` (storage, expiry, WATCH, blocking), then any command family.
+
+pub mod clock;
+pub mod diff;
+pub mod kv;
+pub mod limits;
+pub mod line;
+pub mod resp;
+pub mod server;
