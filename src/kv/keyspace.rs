@@ -112,6 +112,8 @@ pub struct Keyspace {
     pub blocking: Blocking,
     watchers: HashMap<(usize, Bytes), Vec<u64>>,
     dirty_clients: HashSet<u64>,
+    /// DEBUG SET-ACTIVE-EXPIRE 0 turns the active cycle off (Redis's test suite uses it).
+    pub active_expire_enabled: bool,
 }
 
 impl Default for Keyspace {
@@ -128,6 +130,7 @@ impl Keyspace {
             blocking: Blocking::default(),
             watchers: HashMap::new(),
             dirty_clients: HashSet::new(),
+            active_expire_enabled: true,
         }
     }
 
@@ -156,6 +159,12 @@ impl Keyspace {
         let e = self.dbs[db].map.get_mut(key)?;
         e.access_ms = now_ms;
         Some(e)
+    }
+
+    /// A lookup that does not count as an access (OBJECT IDLETIME must not reset itself).
+    pub fn peek(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.expire_if_needed(db, key, now_ms);
+        self.dbs[db].map.get(key)
     }
 
     pub fn get(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Value> {
@@ -338,6 +347,9 @@ impl Keyspace {
     /// Returns how many were removed.
     pub fn active_expire(&mut self, now_ms: i64) -> usize {
         let mut removed = 0;
+        if !self.active_expire_enabled {
+            return 0;
+        }
         for db in 0..self.dbs.len() {
             while removed < ACTIVE_EXPIRE_KEYS_PER_TICK_MAX {
                 let Some((at, key)) = self.dbs[db].expires.first().cloned() else { break };

@@ -8,6 +8,7 @@
 //! * [`glob`]: Redis's glob matcher.
 
 pub mod cmd;
+pub mod float;
 pub mod glob;
 pub mod keyspace;
 pub mod pubsub;

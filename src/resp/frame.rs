@@ -38,6 +38,9 @@ pub enum Frame {
     Verbatim(&'static str, Bytes),
     BigNumber(String),
     Push(Vec<Frame>),
+    /// Several replies to one command, written one after the other (SUBSCRIBE a b answers
+    /// twice). Never nested inside another frame.
+    Sequence(Vec<Frame>),
 }
 
 impl Frame {
@@ -145,6 +148,11 @@ impl Frame {
                     out.put_slice(b"\r\n");
                 } else {
                     bulk(out, body);
+                }
+            }
+            Frame::Sequence(items) => {
+                for f in items {
+                    f.encode(resp3, out);
                 }
             }
             Frame::BigNumber(n) => {

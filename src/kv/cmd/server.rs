@@ -1,5 +1,532 @@
-//! server commands (in progress).
+//! Server commands: INFO, CONFIG, COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME, LASTSAVE, OBJECT, DEBUG.
 
-use super::Handler;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
-pub static COMMANDS: &[(&str, Handler)] = &[];
+use bytes::Bytes;
+
+use super::{eq_ic, lower, parse_f64, spec::SPECS, table, CmdError, CmdResult, CommandSpec, Ctx, Handler};
+use crate::kv::glob;
+use crate::kv::Value;
+use crate::resp::Frame;
+
+pub static COMMANDS: &[(&str, Handler)] = &[
+    ("info", info),
+    ("config", config_help),
+    ("config|help", config_help),
+    ("config|get", config_get),
+    ("config|set", config_set),
+    ("config|resetstat", config_resetstat),
+    ("config|rewrite", config_rewrite),
+    ("command", command),
+    ("command|count", command_count),
+    ("command|info", command_info),
+    ("command|docs", command_docs),
+    ("command|list", command_list),
+    ("command|getkeys", command_getkeys),
+    ("command|help", command_help),
+    ("dbsize", dbsize),
+    ("flushdb", flushdb),
+    ("flushall", flushall),
+    ("time", time),
+    ("lastsave", lastsave),
+    ("object", object_help),
+    ("object|help", object_help),
+    ("object|encoding", object_encoding),
+    ("object|freq", object_freq),
+    ("object|idletime", object_idletime),
+    ("object|refcount", object_refcount),
+    ("debug", debug),
+];
+
+fn help_reply(lines: &[&str]) -> CmdResult {
+    Ok(Frame::Array(lines.iter().map(|l| Frame::Simple(l.to_string())).collect()))
+}
+
+// ------------------------------------------------------------------------------------------------
+// INFO
+// ------------------------------------------------------------------------------------------------
+
+const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+
+/// INFO [section [section ...]]
+fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut wanted: Vec<String> = argv[1..].iter().map(|a| lower(a)).collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+        wanted.push("commandstats".into());
+    }
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS.iter().chain(["commandstats"].iter()) {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        info_section(ctx, section, &mut out);
+    }
+    Ok(Frame::Verbatim("txt", Bytes::from(out)))
+}
+
+fn info_section(ctx: &mut Ctx, section: &str, out: &mut String) {
+    let sh = ctx.shared;
+    let now = ctx.now_ms;
+    let uptime_s = (now - sh.started_ms).max(0) / 1000;
+    let title = {
+        let mut c = section.chars();
+        c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    };
+    let _ = write!(out, "# {}\r\n", title);
+    let mut kv = |k: &str, v: String| {
+        let _ = write!(out, "{}:{}\r\n", k, v);
+    };
+    match section {
+        "server" => {
+            kv("redis_version", crate::server::REDIS_VERSION.into());
+            kv("redis_git_sha1", "00000000".into());
+            kv("redis_git_dirty", "0".into());
+            kv("redis_build_id", "terrarium".into());
+            kv("redis_mode", "standalone".into());
+            kv("os", std::env::consts::OS.to_string() + " " + std::env::consts::ARCH);
+            kv("arch_bits", "64".into());
+            kv("multiplexing_api", "tokio".into());
+            kv("process_id", std::process::id().to_string());
+            kv("run_id", sh.run_id.clone());
+            kv("tcp_port", sh.redis_port.load(Ordering::Relaxed).to_string());
+            kv("server_time_usec", (now * 1000).to_string());
+            kv("uptime_in_seconds", uptime_s.to_string());
+            kv("uptime_in_days", (uptime_s / 86400).to_string());
+            kv("hz", "10".into());
+            kv("executable", "terrarium".into());
+            kv("terrarium_version", env!("CARGO_PKG_VERSION").into());
+        }
+        "clients" => {
+            kv("connected_clients", sh.client_count().to_string());
+            kv("maxclients", sh.maxclients().to_string());
+            kv("blocked_clients", ctx.ks.blocking.count().to_string());
+            kv("watching_clients", "0".into());
+            kv("pubsub_clients", "0".into());
+        }
+        "memory" => {
+            kv("used_memory", "0".into());
+            kv("used_memory_human", "0B".into());
+            kv("maxmemory", "0".into());
+            kv("maxmemory_human", "0B".into());
+            kv("maxmemory_policy", "noeviction".into());
+            kv("mem_allocator", "system".into());
+        }
+        "persistence" => {
+            kv("loading", "0".into());
+            kv("async_loading", "0".into());
+            kv("rdb_changes_since_last_save", ctx.ks.stats.dirty.to_string());
+            kv("rdb_bgsave_in_progress", "0".into());
+            kv("rdb_last_save_time", sh.last_save_s.to_string());
+            kv("aof_enabled", "0".into());
+            kv("aof_rewrite_in_progress", "0".into());
+        }
+        "stats" => {
+            kv("total_connections_received", sh.stats.connections_received.load(Ordering::Relaxed).to_string());
+            kv("total_commands_processed", sh.stats.commands_processed.load(Ordering::Relaxed).to_string());
+            kv("total_net_input_bytes", sh.stats.net_input_bytes.load(Ordering::Relaxed).to_string());
+            kv("total_net_output_bytes", sh.stats.net_output_bytes.load(Ordering::Relaxed).to_string());
+            kv("rejected_connections", sh.stats.rejected_connections.load(Ordering::Relaxed).to_string());
+            kv("expired_keys", ctx.ks.stats.expired_keys.to_string());
+            kv("evicted_keys", "0".into());
+            kv("keyspace_hits", ctx.ks.stats.keyspace_hits.to_string());
+            kv("keyspace_misses", ctx.ks.stats.keyspace_misses.to_string());
+            kv("pubsub_channels", sh.pubsub.lock().expect("pubsub").channels(None).len().to_string());
+            kv("pubsub_patterns", sh.pubsub.lock().expect("pubsub").numpat().to_string());
+        }
+        "replication" => {
+            kv("role", "master".into());
+            kv("connected_slaves", "0".into());
+            kv("master_replid", sh.run_id.clone());
+            kv("master_repl_offset", "0".into());
+        }
+        "cpu" => {
+            kv("used_cpu_sys", "0.000000".into());
+            kv("used_cpu_user", "0.000000".into());
+        }
+        "cluster" => kv("cluster_enabled", "0".into()),
+        "keyspace" => {
+            for (i, db) in ctx.ks.dbs.iter().enumerate() {
+                if !db.is_empty() {
+                    kv(&format!("db{}", i), format!("keys={},expires={},avg_ttl=0", db.len(), db.expires_count()));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// CONFIG
+// ------------------------------------------------------------------------------------------------
+
+/// CONFIG HELP
+fn config_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    help_reply(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+/// CONFIG GET parameter [parameter ...]
+fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cfg = ctx.shared.config.lock().expect("config");
+    let mut pairs: Vec<(Frame, Frame)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for pat in &argv[2..] {
+        let pat_l = lower(pat);
+        for (k, v) in &cfg.params {
+            if glob::matches(pat_l.as_bytes(), k.as_bytes(), true) && seen.insert(k.clone()) {
+                pairs.push((Frame::bulk_str(k), Frame::bulk_str(v)));
+            }
+        }
+    }
+    Ok(Frame::Map(pairs))
+}
+
+/// CONFIG SET parameter value [parameter value ...]
+fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::wrong_arity("config|set"));
+    }
+    let mut cfg = ctx.shared.config.lock().expect("config");
+    let mut updates = Vec::new();
+    for pair in argv[2..].chunks(2) {
+        let name = lower(&pair[0]);
+        if !cfg.params.contains_key(&name) {
+            return Err(CmdError::new(format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", String::from_utf8_lossy(&pair[0]))));
+        }
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        let numeric = matches!(name.as_str(), "maxclients" | "timeout" | "hz" | "busy-reply-threshold" | "lua-time-limit" | "maxmemory" | "slowlog-log-slower-than" | "slowlog-max-len");
+        if numeric && value.parse::<i64>().is_err() {
+            return Err(CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer", name)));
+        }
+        updates.push((name, value));
+    }
+    for (name, value) in updates {
+        // The two names of the script time limit are one setting, as in Redis.
+        if name == "lua-time-limit" || name == "busy-reply-threshold" {
+            cfg.params.insert("lua-time-limit".into(), value.clone());
+            cfg.params.insert("busy-reply-threshold".into(), value);
+        } else {
+            cfg.params.insert(name, value);
+        }
+    }
+    Ok(Frame::ok())
+}
+
+/// CONFIG RESETSTAT
+fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let s = &ctx.shared.stats;
+    for c in [&s.connections_received, &s.commands_processed, &s.rejected_connections, &s.net_input_bytes, &s.net_output_bytes] {
+        c.store(0, Ordering::Relaxed);
+    }
+    ctx.ks.stats.expired_keys = 0;
+    ctx.ks.stats.keyspace_hits = 0;
+    ctx.ks.stats.keyspace_misses = 0;
+    Ok(Frame::ok())
+}
+
+/// CONFIG REWRITE: terrarium has no configuration file.
+fn config_rewrite(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::new("ERR The server is running without a config file"))
+}
+
+// ------------------------------------------------------------------------------------------------
+// COMMAND
+// ------------------------------------------------------------------------------------------------
+
+fn command_entry(spec: &CommandSpec) -> Frame {
+    let words = |s: &str| Frame::Set(s.split(' ').filter(|w| !w.is_empty()).map(|w| Frame::Simple(w.to_string())).collect());
+    let subs: Vec<Frame> = {
+        let prefix = format!("{}|", spec.name);
+        let t = table();
+        SPECS.iter().filter(|s| s.name.starts_with(&prefix) && t.get(s.name).is_some()).map(command_entry).collect()
+    };
+    Frame::Array(vec![
+        Frame::bulk_str(spec.name),
+        Frame::Integer(spec.arity as i64),
+        words(spec.flags),
+        Frame::Integer(spec.first_key as i64),
+        Frame::Integer(spec.last_key as i64),
+        Frame::Integer(spec.key_step as i64),
+        words(spec.acl),
+        Frame::Array(vec![]),
+        Frame::Array(vec![]),
+        Frame::Array(subs),
+    ])
+}
+
+/// Top-level commands that have a handler, in table order.
+fn implemented() -> impl Iterator<Item = &'static CommandSpec> {
+    let t = table();
+    SPECS.iter().filter(move |s| !s.name.contains('|') && t.get(s.name).is_some())
+}
+
+/// COMMAND
+fn command(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Frame::Array(implemented().map(command_entry).collect()))
+}
+
+/// COMMAND COUNT
+fn command_count(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(implemented().count() as i64))
+}
+
+/// COMMAND INFO [command-name [command-name ...]]
+fn command_info(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 2 {
+        return Ok(Frame::Array(implemented().map(command_entry).collect()));
+    }
+    let t = table();
+    Ok(Frame::Array(argv[2..].iter().map(|n| t.get(&lower(n)).map(|c| command_entry(c.spec)).unwrap_or(Frame::NullArray)).collect()))
+}
+
+/// COMMAND DOCS [command-name [command-name ...]]: terrarium carries no documentation text, so
+/// each entry has only its group; redis-cli then shows no argument hints (see protocol-spec).
+fn command_docs(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let names: Vec<&'static CommandSpec> = if argv.len() == 2 {
+        implemented().collect()
+    } else {
+        let t = table();
+        argv[2..].iter().filter_map(|n| t.get(&lower(n)).map(|c| c.spec)).collect()
+    };
+    let group = |s: &CommandSpec| {
+        s.acl
+            .split(' ')
+            .map(|c| c.trim_start_matches('@'))
+            .find(|c| matches!(*c, "string" | "list" | "hash" | "set" | "sortedset" | "keyspace" | "connection" | "pubsub" | "transaction" | "server"))
+            .map(|c| match c {
+                "sortedset" => "sorted-set",
+                "keyspace" => "generic",
+                other => other,
+            })
+            .unwrap_or("server")
+    };
+    Ok(Frame::Map(
+        names
+            .into_iter()
+            .map(|s| (Frame::bulk_str(s.name), Frame::Map(vec![(Frame::bulk_str("summary"), Frame::bulk_str("")), (Frame::bulk_str("group"), Frame::bulk_str(group(s)))])))
+            .collect(),
+    ))
+}
+
+/// COMMAND LIST [FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]
+fn command_list(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut filter: Option<(String, Bytes)> = None;
+    if argv.len() == 5 && eq_ic(&argv[2], "filterby") {
+        filter = Some((lower(&argv[3]), argv[4].clone()));
+    } else if argv.len() != 2 {
+        return Err(CmdError::syntax());
+    }
+    let names = implemented().filter(|s| match &filter {
+        None => true,
+        Some((k, v)) if k == "pattern" => glob::matches(v, s.name.as_bytes(), true),
+        Some((k, v)) if k == "aclcat" => s.acl.split(' ').any(|c| c.trim_start_matches('@').as_bytes().eq_ignore_ascii_case(v)),
+        Some(_) => false,
+    });
+    Ok(Frame::bulks(names.map(|s| Bytes::from_static(s.name.as_bytes())).collect::<Vec<_>>()))
+}
+
+/// COMMAND GETKEYS command [arg [arg ...]]: from the table's first/last/step key positions.
+fn command_getkeys(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let sub = &argv[2..];
+    let cmd = super::lookup(sub).map_err(|_| CmdError::new("ERR Invalid command specified"))?;
+    let s = cmd.spec;
+    if s.first_key == 0 {
+        return Err(CmdError::new("ERR The command has no key arguments"));
+    }
+    let last = if s.last_key < 0 { sub.len() as i32 + s.last_key } else { s.last_key };
+    let mut keys = Vec::new();
+    let mut i = s.first_key;
+    while i <= last && (i as usize) < sub.len() {
+        keys.push(sub[i as usize].clone());
+        i += s.key_step.max(1);
+    }
+    Ok(Frame::bulks(keys))
+}
+
+/// COMMAND HELP
+fn command_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    help_reply(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+// ------------------------------------------------------------------------------------------------
+// Databases, time, OBJECT, DEBUG
+// ------------------------------------------------------------------------------------------------
+
+/// DBSIZE
+fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(ctx.ks.dbs[ctx.sess.db].len() as i64))
+}
+
+fn flush_mode(argv: &[Bytes]) -> Result<(), CmdError> {
+    match argv.get(1) {
+        None => Ok(()),
+        Some(a) if argv.len() == 2 && (eq_ic(a, "async") || eq_ic(a, "sync")) => Ok(()),
+        Some(_) => Err(CmdError::syntax()),
+    }
+}
+
+/// FLUSHDB [ASYNC | SYNC]
+fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    flush_mode(argv)?;
+    let db = ctx.db();
+    ctx.ks.flush_db(db);
+    Ok(Frame::ok())
+}
+
+/// FLUSHALL [ASYNC | SYNC]
+fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    flush_mode(argv)?;
+    ctx.ks.flush_all();
+    Ok(Frame::ok())
+}
+
+/// TIME
+fn time(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let us = ctx.shared.clock.now_us();
+    Ok(Frame::Array(vec![Frame::bulk(Bytes::from((us / 1_000_000).to_string())), Frame::bulk(Bytes::from((us % 1_000_000).to_string()))]))
+}
+
+/// LASTSAVE
+fn lastsave(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(ctx.shared.last_save_s))
+}
+
+/// OBJECT HELP
+fn object_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    help_reply(&[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Print this help.",
+    ])
+}
+
+/// OBJECT ENCODING key
+fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    Ok(match ctx.ks.peek(db, &argv[2], ctx.now_ms) {
+        Some(e) => Frame::bulk_str(e.value.encoding()),
+        None => Frame::Null,
+    })
+}
+
+/// OBJECT FREQ key: only meaningful under an LFU policy, and terrarium never evicts.
+fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    if ctx.ks.peek(db, &argv[2], ctx.now_ms).is_none() {
+        return Ok(Frame::Null);
+    }
+    Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))
+}
+
+/// OBJECT IDLETIME key
+fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let now = ctx.now_ms;
+    Ok(match ctx.ks.peek(db, &argv[2], now) {
+        Some(e) => Frame::Integer((now - e.access_ms).max(0) / 1000),
+        None => Frame::Null,
+    })
+}
+
+/// OBJECT REFCOUNT key: Redis shares the integers 0..9999 (refcount INT_MAX); others are 1.
+fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    Ok(match ctx.ks.peek(db, &argv[2], ctx.now_ms) {
+        Some(e) => {
+            let shared_int = matches!(&e.value, Value::Str(s) if crate::resp::codec::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)));
+            Frame::Integer(if shared_int { i32::MAX as i64 } else { 1 })
+        }
+        None => Frame::Null,
+    })
+}
+
+/// DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1 | DEBUG OBJECT key | DEBUG RELOAD
+///
+/// DEBUG SLEEP holds the keyspace lock while it sleeps, as Redis blocks its one thread: every
+/// other client waits, which is the point of the command.
+fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let sub = lower(&argv[1]);
+    match (sub.as_str(), argv.len()) {
+        ("sleep", 3) => {
+            let secs = parse_f64(&argv[2]).filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(CmdError::not_float)?;
+            let d = std::time::Duration::from_secs_f64(secs.min(3600.0));
+            // block_in_place lets tokio move other tasks off this worker; it is only allowed on
+            // the multi-threaded runtime (tests may run the server on a current-thread one).
+            match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| std::thread::sleep(d)),
+                _ => std::thread::sleep(d),
+            }
+            Ok(Frame::ok())
+        }
+        ("set-active-expire", 3) => {
+            ctx.ks.active_expire_enabled = argv[2].as_ref() != b"0";
+            Ok(Frame::ok())
+        }
+        ("object", 3) => {
+            let db = ctx.db();
+            match ctx.ks.peek(db, &argv[2], ctx.now_ms) {
+                Some(e) => Ok(Frame::Simple(format!(
+                    "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:0 lru_seconds_idle:{}",
+                    e.value.encoding(),
+                    (ctx.now_ms - e.access_ms).max(0) / 1000
+                ))),
+                None => Err(CmdError::no_such_key()),
+            }
+        }
+        // Nothing is persisted in RESP's keyspace yet, so "save and load back" keeps it as is.
+        ("reload", _) => Ok(Frame::ok()),
+        ("help", _) => help_reply(&["DEBUG <subcommand>. Subcommands are:", "SLEEP <seconds>", "SET-ACTIVE-EXPIRE <0|1>", "OBJECT <key>", "RELOAD"]),
+        _ => Err(CmdError::new(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&argv[1])))),
+    }
+}

@@ -1,5 +1,589 @@
-//! string commands (in progress).
+//! String commands: GET/SET and friends, counters, ranges and bits.
+//!
+//! A string is a `Vec<u8>`. Redis stores small integers as integers (`OBJECT ENCODING int`);
+//! terrarium keeps the bytes and derives the encoding when asked, which changes nothing a client
+//! can observe except memory use.
 
-use super::Handler;
+use bytes::Bytes;
 
-pub static COMMANDS: &[(&str, Handler)] = &[];
+use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
+use crate::kv::Value;
+use crate::limits::STRING_VALUE_BYTES_MAX;
+use crate::resp::Frame;
+
+pub static COMMANDS: &[(&str, Handler)] = &[
+    ("get", get),
+    ("set", set),
+    ("setnx", setnx),
+    ("setex", setex),
+    ("psetex", psetex),
+    ("mget", mget),
+    ("mset", mset),
+    ("msetnx", msetnx),
+    ("getset", getset),
+    ("getdel", getdel),
+    ("getex", getex),
+    ("append", append),
+    ("strlen", strlen),
+    ("getrange", getrange),
+    ("substr", getrange),
+    ("setrange", setrange),
+    ("incr", incr),
+    ("decr", decr),
+    ("incrby", incrby),
+    ("decrby", decrby),
+    ("incrbyfloat", incrbyfloat),
+    ("setbit", setbit),
+    ("getbit", getbit),
+    ("bitcount", bitcount),
+    ("bitpos", bitpos),
+];
+
+fn too_big() -> CmdError {
+    CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
+/// Reads a string for a read command, counting the hit or miss as Redis does.
+fn read_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Vec<u8>>, CmdError> {
+    match ctx.ks.get_counted(ctx.sess.db, key, ctx.now_ms) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(CmdError::wrong_type()),
+    }
+}
+
+/// GET key
+fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    Ok(match read_str(ctx, &argv[1])? {
+        Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
+        None => Frame::Null,
+    })
+}
+
+/// How a SET/GETEX expiry was given.
+#[derive(Clone, Copy, PartialEq)]
+enum ExpireUnit {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+/// Turns an expiry argument into an absolute deadline, with Redis's checks and error texts.
+fn expire_deadline(ctx: &Ctx, cmd: &str, unit: ExpireUnit, arg: &[u8]) -> Result<i64, CmdError> {
+    let n = parse_int(arg)?;
+    let invalid = || CmdError::new(format!("ERR invalid expire time in '{}' command", cmd));
+    let seconds = matches!(unit, ExpireUnit::Ex | ExpireUnit::ExAt);
+    if n <= 0 || (seconds && n > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let mut ms = if seconds { n * 1000 } else { n };
+    if matches!(unit, ExpireUnit::Ex | ExpireUnit::Px) {
+        ms = ms.checked_add(ctx.now_ms).ok_or_else(invalid)?;
+    }
+    if ms <= 0 {
+        return Err(invalid());
+    }
+    Ok(ms)
+}
+
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+///   PXAT unix-time-milliseconds | KEEPTTL]
+fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
+    let mut j = 3;
+    // The same acceptance rules as Redis's parseExtendedStringArgumentsOrReply: each option
+    // is refused only when it conflicts with one already seen (so `EX 1 EX 2` is accepted).
+    while j < argv.len() {
+        let opt = &argv[j];
+        let next = argv.get(j + 1);
+        let unit_is = |u: ExpireUnit| expire.is_some_and(|(x, _)| x == u);
+        if eq_ic(opt, "nx") && !xx {
+            nx = true;
+        } else if eq_ic(opt, "xx") && !nx {
+            xx = true;
+        } else if eq_ic(opt, "get") {
+            get = true;
+        } else if eq_ic(opt, "keepttl") && expire.is_none() {
+            keepttl = true;
+        } else if let (Some(u), Some(n)) = (expire_keyword(opt), next) {
+            let conflicts = keepttl || [ExpireUnit::Ex, ExpireUnit::Px, ExpireUnit::ExAt, ExpireUnit::PxAt].iter().any(|&o| o != u && unit_is(o));
+            if conflicts {
+                return Err(CmdError::syntax());
+            }
+            expire = Some((u, n));
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    let deadline = match expire {
+        Some((u, arg)) => Some(expire_deadline(ctx, "set", u, arg)?),
+        None => None,
+    };
+    let key = &argv[1];
+    let old = if get {
+        match read_str(ctx, key)? {
+            Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
+            None => Frame::Null,
+        }
+    } else {
+        Frame::Null
+    };
+    let found = ctx.exists(key);
+    if (nx && found) || (xx && !found) {
+        return Ok(if get { old } else { Frame::Null });
+    }
+    let value = Value::Str(argv[2].to_vec());
+    let db = ctx.db();
+    if keepttl {
+        ctx.ks.set_keep_ttl(db, key.clone(), value, ctx.now_ms);
+    } else {
+        ctx.ks.set_with_expire(db, key.clone(), value, deadline, ctx.now_ms);
+    }
+    Ok(if get { old } else { Frame::ok() })
+}
+
+fn expire_keyword(opt: &[u8]) -> Option<ExpireUnit> {
+    if eq_ic(opt, "ex") {
+        Some(ExpireUnit::Ex)
+    } else if eq_ic(opt, "px") {
+        Some(ExpireUnit::Px)
+    } else if eq_ic(opt, "exat") {
+        Some(ExpireUnit::ExAt)
+    } else if eq_ic(opt, "pxat") {
+        Some(ExpireUnit::PxAt)
+    } else {
+        None
+    }
+}
+
+/// SETNX key value
+fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.exists(&argv[1]) {
+        return Ok(Frame::Integer(0));
+    }
+    ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
+    Ok(Frame::Integer(1))
+}
+
+/// SETEX key seconds value
+fn setex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let at = expire_deadline(ctx, "setex", ExpireUnit::Ex, &argv[2])?;
+    let db = ctx.db();
+    ctx.ks.set_with_expire(db, argv[1].clone(), Value::Str(argv[3].to_vec()), Some(at), ctx.now_ms);
+    Ok(Frame::ok())
+}
+
+/// PSETEX key milliseconds value
+fn psetex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let at = expire_deadline(ctx, "psetex", ExpireUnit::Px, &argv[2])?;
+    let db = ctx.db();
+    ctx.ks.set_with_expire(db, argv[1].clone(), Value::Str(argv[3].to_vec()), Some(at), ctx.now_ms);
+    Ok(Frame::ok())
+}
+
+/// MGET key [key ...]: a key holding another type reads as nil, not as an error.
+fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut out = Vec::with_capacity(argv.len() - 1);
+    for k in &argv[1..] {
+        out.push(match ctx.ks.get_counted(ctx.sess.db, k, ctx.now_ms) {
+            Some(Value::Str(s)) => Frame::Bulk(Bytes::copy_from_slice(s)),
+            _ => Frame::Null,
+        });
+    }
+    Ok(Frame::Array(out))
+}
+
+/// MSET key value [key value ...]
+fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 == 0 {
+        return Err(CmdError::wrong_arity("mset"));
+    }
+    for pair in argv[1..].chunks(2) {
+        ctx.set(pair[0].clone(), Value::Str(pair[1].to_vec()));
+    }
+    Ok(Frame::ok())
+}
+
+/// MSETNX key value [key value ...]: all or nothing.
+fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 == 0 {
+        return Err(CmdError::wrong_arity("msetnx"));
+    }
+    if argv[1..].chunks(2).any(|p| ctx.exists(&p[0])) {
+        return Ok(Frame::Integer(0));
+    }
+    for pair in argv[1..].chunks(2) {
+        ctx.set(pair[0].clone(), Value::Str(pair[1].to_vec()));
+    }
+    Ok(Frame::Integer(1))
+}
+
+/// GETSET key value
+fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let old = match read_str(ctx, &argv[1])? {
+        Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
+        None => Frame::Null,
+    };
+    ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
+    Ok(old)
+}
+
+/// GETDEL key
+fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let old = match read_str(ctx, &argv[1])? {
+        Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
+        None => return Ok(Frame::Null),
+    };
+    ctx.remove(&argv[1]);
+    Ok(old)
+}
+
+/// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
+fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
+    let mut persist = false;
+    let mut j = 2;
+    while j < argv.len() {
+        let opt = &argv[j];
+        if eq_ic(opt, "persist") && expire.is_none() {
+            persist = true;
+        } else if let (Some(u), Some(n)) = (expire_keyword(opt), argv.get(j + 1)) {
+            if persist || expire.is_some_and(|(x, _)| x != u) {
+                return Err(CmdError::syntax());
+            }
+            expire = Some((u, n));
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    let deadline = match expire {
+        Some((u, arg)) => Some(expire_deadline(ctx, "getex", u, arg)?),
+        None => None,
+    };
+    let key = &argv[1];
+    let value = match read_str(ctx, key)? {
+        Some(s) => Bytes::copy_from_slice(s),
+        None => return Ok(Frame::Null),
+    };
+    let db = ctx.db();
+    if let Some(at) = deadline {
+        if at <= ctx.now_ms {
+            ctx.remove(key);
+        } else {
+            ctx.ks.set_expire(db, key, Some(at), ctx.now_ms);
+        }
+    } else if persist && ctx.ks.expire_at(db, key, ctx.now_ms).is_some() {
+        ctx.ks.set_expire(db, key, None, ctx.now_ms);
+    }
+    Ok(Frame::Bulk(value))
+}
+
+/// APPEND key value
+fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if let Some(s) = ctx.get_str(&argv[1])? {
+        if s.len() + argv[2].len() > STRING_VALUE_BYTES_MAX {
+            return Err(too_big());
+        }
+        s.extend_from_slice(&argv[2]);
+        let n = s.len();
+        ctx.touch(&argv[1]);
+        return Ok(Frame::Integer(n as i64));
+    }
+    ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
+    Ok(Frame::Integer(argv[2].len() as i64))
+}
+
+/// STRLEN key
+fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(read_str(ctx, &argv[1])?.map_or(0, |s| s.len()) as i64))
+}
+
+/// GETRANGE key start end (SUBSTR is the old name)
+fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut start = parse_int(&argv[2])?;
+    let mut end = parse_int(&argv[3])?;
+    let Some(s) = read_str(ctx, &argv[1])? else { return Ok(Frame::bulk(Bytes::new())) };
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(Frame::bulk(Bytes::new()));
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return Ok(Frame::bulk(Bytes::new()));
+    }
+    Ok(Frame::Bulk(Bytes::copy_from_slice(&s[start as usize..=end as usize])))
+}
+
+/// SETRANGE key offset value
+fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let offset = parse_int(&argv[2])?;
+    if offset < 0 {
+        return Err(CmdError::new("ERR offset is out of range"));
+    }
+    let offset = offset as usize;
+    let value = &argv[3];
+    let key = &argv[1];
+    match ctx.get_str(key)? {
+        Some(s) => {
+            if value.is_empty() {
+                return Ok(Frame::Integer(s.len() as i64));
+            }
+            if offset.saturating_add(value.len()) > STRING_VALUE_BYTES_MAX {
+                return Err(too_big());
+            }
+            if s.len() < offset + value.len() {
+                s.resize(offset + value.len(), 0);
+            }
+            s[offset..offset + value.len()].copy_from_slice(value);
+            let n = s.len();
+            ctx.touch(key);
+            Ok(Frame::Integer(n as i64))
+        }
+        None => {
+            if value.is_empty() {
+                return Ok(Frame::Integer(0));
+            }
+            if offset.saturating_add(value.len()) > STRING_VALUE_BYTES_MAX {
+                return Err(too_big());
+            }
+            let mut s = vec![0u8; offset + value.len()];
+            s[offset..].copy_from_slice(value);
+            let n = s.len();
+            ctx.set(key.clone(), Value::Str(s));
+            Ok(Frame::Integer(n as i64))
+        }
+    }
+}
+
+/// The shared body of INCR, DECR, INCRBY and DECRBY. The key keeps its TTL.
+fn incr_by(ctx: &mut Ctx, key: &Bytes, delta: i64) -> CmdResult {
+    let db = ctx.db();
+    let current = match ctx.get_str(key)? {
+        Some(s) => parse_int(s)?,
+        None => 0,
+    };
+    let n = current.checked_add(delta).ok_or_else(CmdError::overflow)?;
+    let text = n.to_string().into_bytes();
+    match ctx.get_str(key)? {
+        Some(s) => {
+            *s = text;
+            ctx.touch(key);
+        }
+        None => ctx.ks.set(db, key.clone(), Value::Str(text), ctx.now_ms),
+    }
+    Ok(Frame::Integer(n))
+}
+
+/// INCR key
+fn incr(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &argv[1], 1)
+}
+
+/// DECR key
+fn decr(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &argv[1], -1)
+}
+
+/// INCRBY key increment
+fn incrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let d = parse_int(&argv[2])?;
+    incr_by(ctx, &argv[1], d)
+}
+
+/// DECRBY key decrement
+fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let d = parse_int(&argv[2])?;
+    if d == i64::MIN {
+        return Err(CmdError::new("ERR decrement would overflow"));
+    }
+    incr_by(ctx, &argv[1], -d)
+}
+
+/// INCRBYFLOAT key increment
+///
+/// Redis computes in `long double` and prints with `%.17Lf` minus trailing zeros; see
+/// [`crate::kv::float`] for how terrarium reproduces that exactly.
+fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let key = &argv[1];
+    let current = ctx.get_str(key)?.map(|s| s.clone());
+    let text = crate::kv::float::incr_by_float_text(current.as_deref(), &argv[2]).map_err(CmdError::new)?.into_bytes();
+    let db = ctx.db();
+    match ctx.get_str(key)? {
+        Some(s) => {
+            *s = text.clone();
+            ctx.touch(key);
+        }
+        None => ctx.ks.set(db, key.clone(), Value::Str(text.clone()), ctx.now_ms),
+    }
+    Ok(Frame::Bulk(Bytes::from(text)))
+}
+
+fn parse_bit_offset(arg: &[u8]) -> Result<usize, CmdError> {
+    let err = || CmdError::new("ERR bit offset is not an integer or out of range");
+    let n = parse_int(arg).map_err(|_| err())?;
+    // Redis caps offsets so that the string stays within proto-max-bulk-len.
+    if n < 0 || (n as u64) >> 3 >= STRING_VALUE_BYTES_MAX as u64 {
+        return Err(err());
+    }
+    Ok(n as usize)
+}
+
+/// SETBIT key offset value
+fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let offset = parse_bit_offset(&argv[2])?;
+    let on = match &argv[3][..] {
+        b"1" => true,
+        b"0" => false,
+        _ => return Err(CmdError::new("ERR bit is not an integer or out of range")),
+    };
+    let key = &argv[1];
+    let byte = offset >> 3;
+    let mask = 1u8 << (7 - (offset & 7));
+    if ctx.get_str(key)?.is_none() {
+        ctx.set(key.clone(), Value::Str(Vec::new()));
+    }
+    let s = ctx.get_str(key)?.ok_or_else(CmdError::no_such_key)?;
+    if s.len() <= byte {
+        s.resize(byte + 1, 0);
+    }
+    let old = s[byte] & mask != 0;
+    if on {
+        s[byte] |= mask;
+    } else {
+        s[byte] &= !mask;
+    }
+    ctx.touch(key);
+    Ok(Frame::Integer(old as i64))
+}
+
+/// GETBIT key offset
+fn getbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let offset = parse_bit_offset(&argv[2])?;
+    let Some(s) = read_str(ctx, &argv[1])? else { return Ok(Frame::Integer(0)) };
+    let byte = offset >> 3;
+    let bit = s.get(byte).map(|b| b & (1 << (7 - (offset & 7))) != 0).unwrap_or(false);
+    Ok(Frame::Integer(bit as i64))
+}
+
+/// Normalises a [start, end] range over `len` units the way BITCOUNT and BITPOS do.
+fn clamp_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        None
+    } else {
+        Some((start, end))
+    }
+}
+
+fn bit_at(s: &[u8], i: i64) -> bool {
+    s[(i >> 3) as usize] & (1 << (7 - (i & 7))) != 0
+}
+
+/// BITCOUNT key [start end [BYTE | BIT]]
+fn bitcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut range = None;
+    let mut bit_unit = false;
+    match argv.len() {
+        2 => {}
+        4 | 5 => {
+            let start = parse_int(&argv[2])?;
+            let end = parse_int(&argv[3])?;
+            if argv.len() == 5 {
+                if eq_ic(&argv[4], "bit") {
+                    bit_unit = true;
+                } else if !eq_ic(&argv[4], "byte") {
+                    return Err(CmdError::syntax());
+                }
+            }
+            range = Some((start, end));
+        }
+        _ => return Err(CmdError::syntax()),
+    }
+    let Some(s) = read_str(ctx, &argv[1])? else { return Ok(Frame::Integer(0)) };
+    let Some((start, end)) = range else {
+        return Ok(Frame::Integer(s.iter().map(|b| b.count_ones() as i64).sum()));
+    };
+    let len = if bit_unit { s.len() as i64 * 8 } else { s.len() as i64 };
+    let Some((a, b)) = clamp_range(start, end, len) else { return Ok(Frame::Integer(0)) };
+    let n = if bit_unit {
+        (a..=b).filter(|&i| bit_at(s, i)).count() as i64
+    } else {
+        s[a as usize..=b as usize].iter().map(|b| b.count_ones() as i64).sum()
+    };
+    Ok(Frame::Integer(n))
+}
+
+/// BITPOS key bit [start [end [BYTE | BIT]]]
+fn bitpos(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let want = match parse_int(&argv[2])? {
+        0 => false,
+        1 => true,
+        _ => return Err(CmdError::new("ERR The bit argument must be 1 or 0.")),
+    };
+    let mut start = 0;
+    let mut end = -1;
+    let mut end_given = false;
+    let mut bit_unit = false;
+    if argv.len() >= 4 {
+        start = parse_int(&argv[3])?;
+    }
+    if argv.len() >= 5 {
+        end = parse_int(&argv[4])?;
+        end_given = true;
+    }
+    if argv.len() == 6 {
+        if eq_ic(&argv[5], "bit") {
+            bit_unit = true;
+        } else if !eq_ic(&argv[5], "byte") {
+            return Err(CmdError::syntax());
+        }
+    }
+    if argv.len() > 6 {
+        return Err(CmdError::syntax());
+    }
+    let Some(s) = read_str(ctx, &argv[1])? else {
+        // A missing key is an empty string: no 1 bits, and 0 bits "start" at 0.
+        return Ok(Frame::Integer(if want { -1 } else { 0 }));
+    };
+    let total_bits = s.len() as i64 * 8;
+    let len = if bit_unit { total_bits } else { s.len() as i64 };
+    let Some((a, b)) = clamp_range(start, end, len) else { return Ok(Frame::Integer(-1)) };
+    let (first_bit, last_bit) = if bit_unit { (a, b) } else { (a * 8, b * 8 + 7) };
+    for i in first_bit..=last_bit {
+        if bit_at(s, i) == want {
+            return Ok(Frame::Integer(i));
+        }
+    }
+    // Looking for a 0 with no explicit end: the string is treated as padded with zeros on the
+    // right, so the answer is the first bit past the end (Redis documents this).
+    if !want && !end_given {
+        return Ok(Frame::Integer(last_bit + 1));
+    }
+    Ok(Frame::Integer(-1))
+}
