@@ -1,0 +1,113 @@
+//! Shared test helpers: an in-process terrarium on free ports, raw socket helpers, and the
+//! built binary for multi-process tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use terrarium::clock::Clock;
+use terrarium::server::{listener, ServerOptions};
+
+/// A terrarium running on its own runtime, every listener on 127.0.0.1:0.
+pub struct TestServer {
+    pub redis: SocketAddr,
+    pub line: SocketAddr,
+    pub running: listener::Running,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(ServerOptions { redis_port: 0, line_port: 0, ephemeral: true, ..Default::default() }, None)
+    }
+
+    pub fn start_with(opts: ServerOptions, clock: Option<Arc<dyn Clock>>) -> TestServer {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let running = rt.block_on(async {
+            match clock {
+                Some(c) => listener::start_with_clock(opts, c).await,
+                None => listener::start(opts).await,
+            }
+        });
+        let running = running.expect("start terrarium");
+        TestServer { redis: running.redis_addr, line: running.line_addr, running, rt: Some(rt) }
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.redis).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}/", self.redis)).unwrap().get_connection().unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.running.shutdown();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Sends raw bytes.
+pub fn send(s: &mut TcpStream, bytes: &[u8]) {
+    s.write_all(bytes).expect("write");
+}
+
+/// Reads until `expected` bytes have arrived (or the connection closes), returning what came.
+pub fn read_exact_len(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match s.read(&mut out[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) => panic!("read failed after {got} of {n} bytes: {e}"),
+        }
+    }
+    out.truncate(got);
+    out
+}
+
+/// Sends `request` and asserts the reply is exactly `expected`.
+pub fn roundtrip(s: &mut TcpStream, request: &[u8], expected: &[u8]) {
+    send(s, request);
+    let got = read_exact_len(s, expected.len());
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected), "reply to {:?}", String::from_utf8_lossy(request));
+}
+
+/// True once the peer has closed the connection (read returns 0).
+pub fn closed(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 64];
+    matches!(s.read(&mut b), Ok(0))
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn cmd(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+    }
+    out
+}
+
+/// The path of a tool, or None. Under CI=true a missing tool fails the test instead of skipping.
+pub fn tool(name: &str) -> Option<String> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()).map(|p| p.display().to_string())
+    });
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{name} is required under CI=true but is not installed");
+        }
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}

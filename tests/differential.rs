@@ -1,0 +1,65 @@
+//! Runs every scenario in tests/diff/redis against terrarium and a private real Redis, and fails
+//! on any byte that differs. The private redis-server runs on a free port with persistence off,
+//! so scenarios may FLUSHALL freely and tests may run in parallel with other suites.
+//!
+//! Without `redis-server` installed the test is skipped, except under CI=true, where it fails.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_redis(binary: &str) -> RedisServer {
+    let port = free_port();
+    let child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    RedisServer { child, port }
+}
+
+#[test]
+fn scenarios_match_real_redis_byte_for_byte() {
+    let Some(binary) = common::tool("redis-server") else { return };
+    let redis = start_redis(&binary);
+    let srv = common::TestServer::start();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff/redis");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "txt")).collect();
+    files.sort();
+    assert!(!files.is_empty(), "no scenarios in {}", dir.display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut failures = 0;
+    let mut steps = 0;
+    for f in &files {
+        let report = rt.block_on(terrarium::diff::run_file(f, &srv.redis.to_string(), &format!("127.0.0.1:{}", redis.port))).unwrap();
+        print!("{}", report.render());
+        failures += report.failures();
+        steps += report.steps;
+    }
+    println!("differential: {} files, {} commands, {} differences", files.len(), steps, failures);
+    assert_eq!(failures, 0, "terrarium differs from Redis (see the report above)");
+}
