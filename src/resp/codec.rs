@@ -20,6 +20,9 @@ use crate::limits::{
     ARGV_PREALLOC_COUNT_MAX, BULK_LEN_BYTES_MAX, INLINE_LINE_BYTES_MAX, MULTIBULK_COUNT_MAX,
 };
 
+/// Arguments shorter than this are copied rather than sliced from the read buffer.
+const SMALL_ARG_COPY_BYTES_MAX: usize = 4096;
+
 /// A malformed request. The text follows `-ERR Protocol error: ` on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError(pub String);
@@ -94,7 +97,16 @@ impl RequestDecoder {
                     buf.reserve(len + 2 - buf.len());
                     return Ok(None);
                 }
-                let arg = buf.split_to(len).freeze();
+                // Small arguments are copied out of the read buffer. A zero-copy slice would
+                // keep the whole buffer allocation alive for as long as the value is stored
+                // (a 3-byte key pinning 16 KiB); large ones own most of their buffer anyway.
+                let arg = if len < SMALL_ARG_COPY_BYTES_MAX {
+                    let a = Bytes::copy_from_slice(&buf[..len]);
+                    buf.advance(len);
+                    a
+                } else {
+                    buf.split_to(len).freeze()
+                };
                 // Redis does not check that the two bytes after a bulk are CRLF; it skips them.
                 buf.advance(2);
                 self.bulk_len = None;

@@ -138,7 +138,11 @@ async fn run_batch(
             while let Some(argv) = pending.pop_front() {
                 let now_ms = shared.now_ms();
                 let (reply, block) = run_one(shared, &mut ks, sess, &argv, now_ms, true);
-                last_cmd = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+                if pending.is_empty() {
+                    // CLIENT LIST shows the last command; naming only the batch's last one
+                    // keeps an allocation off the per-command path.
+                    last_cmd = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+                }
                 if ks.has_ready_keys() {
                     ks.serve_blocked(now_ms);
                 }

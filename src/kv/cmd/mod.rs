@@ -239,6 +239,8 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CmdError> {
 pub struct Command {
     pub spec: &'static CommandSpec,
     pub handler: Handler,
+    /// Whether `name|sub` rows exist, so that dispatch looks up `argv[1]` as a subcommand.
+    pub container: bool,
 }
 
 pub struct Table {
@@ -264,7 +266,7 @@ impl Table {
         for family in families {
             for &(name, handler) in family.iter() {
                 let spec = specs.get(name).unwrap_or_else(|| panic!("command {name} has no spec row"));
-                commands.insert(spec.name, Command { spec, handler });
+                commands.insert(spec.name, Command { spec, handler, container: Table::is_container(spec.name) });
             }
         }
         Table { commands }
@@ -304,7 +306,7 @@ pub fn lookup(argv: &[Bytes]) -> Result<&'static Command, CmdError> {
     if !arity_ok(cmd.spec.arity, argv.len()) {
         return Err(CmdError::wrong_arity(cmd.spec.name));
     }
-    if Table::is_container(cmd.spec.name) && argv.len() >= 2 {
+    if cmd.container && argv.len() >= 2 {
         let full = format!("{}|{}", cmd.spec.name, lower(&argv[1]));
         match t.get(&full) {
             Some(sub) => {
