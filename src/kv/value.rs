@@ -71,8 +71,9 @@ impl Value {
                     "hashtable"
                 }
             }
+            // The set itself remembers whether it ever outgrew listpack: Redis never converts back.
             Value::ZSet(z) => {
-                if z.len() <= LISTPACK_ENTRIES_MAX && z.max_member_len() <= LISTPACK_VALUE_BYTES_MAX {
+                if z.is_listpack() {
                     "listpack"
                 } else {
                     "skiplist"
@@ -107,7 +108,8 @@ impl SetValue {
 
     /// Adds a member; returns true if it was new.
     pub fn insert(&mut self, m: Bytes) -> bool {
-        if self.intset && (crate::resp::codec::parse_i64(&m).is_none() || self.members.len() >= SET_MAX_INTSET_ENTRIES) {
+        if self.intset && (crate::resp::codec::parse_i64(&m).is_none() || self.members.len() >= SET_MAX_INTSET_ENTRIES)
+        {
             // Redis also refuses intset for members like "+1" or "01", which parse_i64 rejects.
             if !self.members.contains(&m) {
                 self.intset = false;

@@ -497,12 +497,14 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
             for (e, w) in keyed {
                 let score = match &w {
                     None => 0.0,
-                    Some(v) => parse_f64(v).ok_or_else(|| CmdError::new("ERR One or more scores can't be converted into double"))?,
+                    Some(v) => parse_f64(v)
+                        .ok_or_else(|| CmdError::new("ERR One or more scores can't be converted into double"))?,
                 };
                 scored.push((e, score));
             }
             // Equal weights fall back to comparing the elements themselves, as Redis does.
-            scored.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
+            scored
+                .sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
             keyed = scored.into_iter().map(|(e, _)| (e, None)).collect();
         }
         elems = keyed.into_iter().map(|(e, _)| e).collect();
@@ -542,7 +544,6 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
 }
 
 /// A sorted set's members in score order (SORT's input order for a zset).
-fn zset_members(_z: &crate::kv::zset::ZSet) -> Vec<Bytes> {
-    // FIXME(lead): wire to the zset iterator once it lands.
-    Vec::new()
+fn zset_members(z: &crate::kv::zset::ZSet) -> Vec<Bytes> {
+    z.iter().map(|(m, _)| m.clone()).collect()
 }

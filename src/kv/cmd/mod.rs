@@ -185,7 +185,10 @@ pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
 
 pub fn parse_f64(arg: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(arg).ok()?;
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_whitespace()) || s.ends_with(|c: char| c.is_ascii_whitespace()) {
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_ascii_whitespace())
+        || s.ends_with(|c: char| c.is_ascii_whitespace())
+    {
         return None;
     }
     let lower = s.to_ascii_lowercase();
@@ -219,17 +222,14 @@ pub fn lower(arg: &[u8]) -> String {
 
 /// A blocking timeout in seconds (fractions allowed), as an absolute deadline in ms.
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CmdError> {
-    let secs = parse_f64(arg)
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| CmdError::new("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    let secs = parse_f64(arg).ok_or_else(|| CmdError::new("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    // Redis 7.0 converts with a plain C cast, which on x86-64 turns anything out of range
+    // (including inf) into LLONG_MIN, so those timeouts are reported as negative.
+    if ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 {
         return Err(CmdError::new("ERR timeout is negative"));
     }
-    let ms = (secs * 1000.0).ceil();
-    if ms >= i64::MAX as f64 / 2.0 {
-        return Err(CmdError::new("ERR timeout is out of range"));
-    }
-    Ok(if ms == 0.0 { None } else { Some(now_ms + ms as i64) })
+    Ok(if ms == 0.0 { None } else { Some(now_ms.saturating_add(ms as i64)) })
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -278,7 +278,9 @@ impl Table {
 
     /// Whether `name` has subcommands (`client|...` rows).
     pub fn is_container(name: &str) -> bool {
-        spec::SPECS.iter().any(|s| s.name.len() > name.len() && s.name.starts_with(name) && s.name.as_bytes()[name.len()] == b'|')
+        spec::SPECS
+            .iter()
+            .any(|s| s.name.len() > name.len() && s.name.starts_with(name) && s.name.as_bytes()[name.len()] == b'|')
     }
 }
 
@@ -351,12 +353,27 @@ pub fn unknown_command(argv: &[Bytes]) -> CmdError {
         args.push_str(&truncate_lossy(a, room));
         args.push_str("' ");
     }
-    CmdError::new(format!("ERR unknown command '{}', with args beginning with: {}", truncate_lossy(&argv[0], 128), args))
+    CmdError::new(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate_lossy(&argv[0], 128),
+        args
+    ))
 }
 
 /// Commands a RESP2 client may send while subscribed.
 fn allowed_in_pubsub_context(name: &str) -> bool {
-    matches!(name, "ping" | "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset")
+    matches!(
+        name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
 }
 
 /// Runs one command for a client, as Redis's `processCommand` followed by `call`.
@@ -377,7 +394,10 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         }
         return Frame::error("NOAUTH Authentication required.");
     }
-    if !ctx.sess.resp3 && ctx.sess.subscription_count() > 0 && !allowed_in_pubsub_context(name.split('|').next().unwrap_or(name)) {
+    if !ctx.sess.resp3
+        && ctx.sess.subscription_count() > 0
+        && !allowed_in_pubsub_context(name.split('|').next().unwrap_or(name))
+    {
         return Frame::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             name
