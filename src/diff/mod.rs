@@ -313,7 +313,8 @@ pub async fn run_text(name: &str, text: &str, terrarium: &str, redis: &str) -> R
         for _ in 0..step.replies {
             let rr = r.read_reply().await?;
             let tr = t.read_reply().await?;
-            if !same(step.compare, &rr, &tr) {
+            // No reply from either side within the wait is a broken scenario, not a match.
+            if !same(step.compare, &rr, &tr) || rr.is_empty() {
                 report.mismatches.push(Mismatch { line_no: step.line_no, command: step.text.clone(), redis: rr, terrarium: tr });
             }
         }
