@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs units of Redis's own Tcl test suite in external mode against a running server and prints,
+# per unit, how many tests passed and failed before the unit finished or stopped on an exception.
+#
+#   clients/redis-tcl/run.sh REDIS_TESTS_DIR PORT [unit ...]
+#
+# REDIS_TESTS_DIR is a directory holding Redis 7.0's `tests/` folder (from a checkout of the
+# redis repository at tag 7.0.15; nothing of it is vendored here). Not part of CI.
+set -uo pipefail
+DIR=${1:?redis tests dir}
+PORT=${2:?port}
+shift 2
+UNITS=${*:-type/incr type/string type/list type/hash type/set type/zset expire keyspace multi pubsub}
+cd "$DIR"
+printf '%-14s %5s %5s  %s\n' unit ok err 'stopped at'
+for u in $UNITS; do
+  log=$(mktemp)
+  timeout 300 tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$PORT" --single "unit/$u" --clients 1 --timeout 20 >"$log" 2>&1
+  ok=$(grep -c 'ok.*\]:' "$log")
+  err=$(grep -c 'err.*\]:' "$log")
+  stop=$(grep -m1 'exception' "$log" | sed 's/.*Executing test client: //' | cut -c1-70)
+  grep -q 'All tests passed' "$log" && stop="(completed)"
+  printf '%-14s %5s %5s  %s\n' "$u" "$ok" "$err" "${stop:-}"
+  rm -f "$log"
+done
