@@ -102,7 +102,8 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut proto = None;
     let mut i = 1;
     if argv.len() >= 2 {
-        let v = parse_int(&argv[1]).map_err(|_| CmdError::new("ERR Protocol version is not an integer or out of range"))?;
+        let v =
+            parse_int(&argv[1]).map_err(|_| CmdError::new("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::new("NOPROTO unsupported protocol version"));
         }
@@ -120,7 +121,10 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             setname = Some(argv[i + 1].clone());
             i += 2;
         } else {
-            return Err(CmdError::new(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&argv[i]))));
+            return Err(CmdError::new(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&argv[i])
+            )));
         }
     }
     if ctx.sess.auth_required {
@@ -223,7 +227,10 @@ fn client_setinfo(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let value = String::from_utf8_lossy(&argv[3]).into_owned();
     if value.bytes().any(|c| c < b'!' || c > b'~') {
-        return Err(CmdError::new(format!("ERR {} cannot contain spaces, newlines or special characters.", lower(&argv[2]))));
+        return Err(CmdError::new(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            lower(&argv[2])
+        )));
     }
     let mut info = ctx.sess.handle.info.lock().expect("client info");
     match lower(&argv[2]).as_str() {
@@ -244,7 +251,10 @@ fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if eq_ic(&argv[i], "type") && i + 1 < argv.len() {
             let t = lower(&argv[i + 1]);
             if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
-                return Err(CmdError::new(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&argv[i + 1]))));
+                return Err(CmdError::new(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(&argv[i + 1])
+                )));
             }
             kind = Some(t);
             i += 2;
@@ -326,7 +336,15 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         let v = &argv[i + 1];
         match lower(&argv[i]).as_str() {
-            "id" => id = Some(parse_int(v).ok().filter(|&n| n > 0).ok_or_else(|| CmdError::new("ERR client-id should be greater than 0"))? as u64),
+            "id" => {
+                id = Some(
+                    parse_int(v)
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| CmdError::new("ERR client-id should be greater than 0"))?
+                        as u64,
+                )
+            }
             "addr" => addr = Some(String::from_utf8_lossy(v).into_owned()),
             "laddr" => laddr = Some(String::from_utf8_lossy(v).into_owned()),
             "type" => {
@@ -354,7 +372,10 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let mut killed = 0;
     for h in handles {
-        if id.is_some_and(|x| x != h.id) || addr.as_ref().is_some_and(|a| *a != h.addr) || laddr.as_ref().is_some_and(|a| *a != h.laddr) {
+        if id.is_some_and(|x| x != h.id)
+            || addr.as_ref().is_some_and(|a| *a != h.addr)
+            || laddr.as_ref().is_some_and(|a| *a != h.laddr)
+        {
             continue;
         }
         if let Some(k) = &kind {

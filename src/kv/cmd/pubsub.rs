@@ -43,7 +43,8 @@ fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// UNSUBSCRIBE [channel [channel ...]]
 fn unsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let targets: Vec<Bytes> = if argv.len() > 1 { argv[1..].to_vec() } else { ctx.sess.channels.iter().cloned().collect() };
+    let targets: Vec<Bytes> =
+        if argv.len() > 1 { argv[1..].to_vec() } else { ctx.sess.channels.iter().cloned().collect() };
     let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
     if targets.is_empty() {
         return Ok(confirmation("unsubscribe", None, ctx.sess.subscription_count()));
@@ -73,7 +74,8 @@ fn psubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// PUNSUBSCRIBE [pattern [pattern ...]]
 fn punsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let targets: Vec<Bytes> = if argv.len() > 1 { argv[1..].to_vec() } else { ctx.sess.patterns.iter().cloned().collect() };
+    let targets: Vec<Bytes> =
+        if argv.len() > 1 { argv[1..].to_vec() } else { ctx.sess.patterns.iter().cloned().collect() };
     let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
     if targets.is_empty() {
         return Ok(confirmation("punsubscribe", None, ctx.sess.subscription_count()));

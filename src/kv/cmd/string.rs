@@ -108,7 +108,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         } else if eq_ic(opt, "keepttl") && expire.is_none() {
             keepttl = true;
         } else if let (Some(u), Some(n)) = (expire_keyword(opt), next) {
-            let conflicts = keepttl || [ExpireUnit::Ex, ExpireUnit::Px, ExpireUnit::ExAt, ExpireUnit::PxAt].iter().any(|&o| o != u && unit_is(o));
+            let conflicts = keepttl
+                || [ExpireUnit::Ex, ExpireUnit::Px, ExpireUnit::ExAt, ExpireUnit::PxAt]
+                    .iter()
+                    .any(|&o| o != u && unit_is(o));
             if conflicts {
                 return Err(CmdError::syntax());
             }

@@ -17,7 +17,8 @@ use super::{CmdError, CmdResult, Ctx, Handler};
 use crate::resp::Frame;
 use crate::server::{MultiState, WatchedKey};
 
-pub static COMMANDS: &[(&str, Handler)] = &[("multi", multi), ("exec", exec), ("discard", discard), ("watch", watch), ("unwatch", unwatch)];
+pub static COMMANDS: &[(&str, Handler)] =
+    &[("multi", multi), ("exec", exec), ("discard", discard), ("watch", watch), ("unwatch", unwatch)];
 
 /// MULTI
 fn multi(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
@@ -38,7 +39,8 @@ pub fn unwatch_all(ctx: &mut Ctx) {
 fn watched_key_expired(ctx: &mut Ctx) -> bool {
     let now = ctx.now_ms;
     ctx.sess.watched.iter().any(|w| {
-        !w.expired_at_watch && ctx.ks.dbs[w.db].map.get(&w.key).is_some_and(|e| e.expire_at_ms.is_some_and(|at| at <= now))
+        !w.expired_at_watch
+            && ctx.ks.dbs[w.db].map.get(&w.key).is_some_and(|e| e.expire_at_ms.is_some_and(|at| at <= now))
     })
 }
 
