@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use terrarium::server::{listener, ServerOptions};
 
 #[derive(Parser)]
-#[command(name = "terrarium", version, about = "Redis, PostgreSQL and Kafka re-implemented in one process, to run, diff and read.")]
+#[command(
+    name = "terrarium",
+    version,
+    about = "Redis, PostgreSQL and Kafka re-implemented in one process, to run, diff and read."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,8 @@ fn main() {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
@@ -100,7 +105,12 @@ fn up(a: UpArgs) {
         println!("terrarium {} is up.", env!("CARGO_PKG_VERSION"));
         println!();
         println!("  service          address                  connect with");
-        println!("  RESP (Redis 7)   {:<24} redis-cli -h {} -p {}", running.redis_addr.to_string(), host, running.redis_addr.port());
+        println!(
+            "  RESP (Redis 7)   {:<24} redis-cli -h {} -p {}",
+            running.redis_addr.to_string(),
+            host,
+            running.redis_addr.port()
+        );
         println!("  line protocol    {:<24} nc {} {}", running.line_addr.to_string(), host, running.line_addr.port());
         println!();
         if opts.ephemeral {

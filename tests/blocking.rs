@@ -56,7 +56,11 @@ fn a_push_inside_multi_wakes_the_waiter_after_exec() {
     send(&mut waiter, b"BLPOP q 0\r\n");
     std::thread::sleep(Duration::from_millis(50));
     let mut tx = srv.connect();
-    roundtrip(&mut tx, b"MULTI\r\nRPUSH q x\r\nRPUSH q y\r\nEXEC\r\n", b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:2\r\n");
+    roundtrip(
+        &mut tx,
+        b"MULTI\r\nRPUSH q x\r\nRPUSH q y\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:2\r\n",
+    );
     roundtrip(&mut waiter, b"", b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
     roundtrip(&mut tx, b"LRANGE q 0 -1\r\n", b"*1\r\n$1\r\ny\r\n");
 }

@@ -29,7 +29,18 @@ fn free_port() -> u16 {
 fn start_redis(binary: &str) -> RedisServer {
     let port = free_port();
     let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -48,14 +59,20 @@ fn scenarios_match_real_redis_byte_for_byte() {
     let redis = start_redis(&binary);
     let srv = common::TestServer::start();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff/redis");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "txt")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
     files.sort();
     assert!(!files.is_empty(), "no scenarios in {}", dir.display());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut failures = 0;
     let mut steps = 0;
     for f in &files {
-        let report = rt.block_on(terrarium::diff::run_file(f, &srv.redis.to_string(), &format!("127.0.0.1:{}", redis.port))).unwrap();
+        let report = rt
+            .block_on(terrarium::diff::run_file(f, &srv.redis.to_string(), &format!("127.0.0.1:{}", redis.port)))
+            .unwrap();
         print!("{}", report.render());
         failures += report.failures();
         steps += report.steps;

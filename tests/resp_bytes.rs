@@ -137,7 +137,13 @@ fn hello_switches_to_resp3_and_back() {
 
 #[test]
 fn requirepass_demands_auth() {
-    let opts = ServerOptions { redis_port: 0, line_port: 0, ephemeral: true, requirepass: Some("s3cret".into()), ..Default::default() };
+    let opts = ServerOptions {
+        redis_port: 0,
+        line_port: 0,
+        ephemeral: true,
+        requirepass: Some("s3cret".into()),
+        ..Default::default()
+    };
     let srv = TestServer::start_with(opts, None);
     let mut s = srv.connect();
     roundtrip(&mut s, b"GET a\r\n", b"-NOAUTH Authentication required.\r\n");
@@ -198,7 +204,8 @@ fn the_redis_crate_works_unmodified() {
     let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut c).unwrap();
     let v: i64 = redis::cmd("INCRBY").arg("a").arg(41).query(&mut c).unwrap();
     assert_eq!(v, 42);
-    let (x, y): (Option<String>, Option<String>) = redis::pipe().atomic().cmd("GET").arg("a").cmd("GET").arg("zz").query(&mut c).unwrap();
+    let (x, y): (Option<String>, Option<String>) =
+        redis::pipe().atomic().cmd("GET").arg("a").cmd("GET").arg("zz").query(&mut c).unwrap();
     assert_eq!(x.as_deref(), Some("42"));
     assert_eq!(y, None);
     let err = redis::cmd("INCR").arg("a").arg("extra").query::<i64>(&mut c).unwrap_err();
@@ -211,7 +218,11 @@ fn redis_cli_works_unmodified() {
     let srv = TestServer::start();
     let port = srv.redis.port().to_string();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(&cli).args(["-h", "127.0.0.1", "-p", &port]).args(args).output().expect("run redis-cli");
+        let out = std::process::Command::new(&cli)
+            .args(["-h", "127.0.0.1", "-p", &port])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
         String::from_utf8_lossy(&out.stdout).trim_end().to_string()
     };
     assert_eq!(run(&["SET", "cli", "works"]), "OK");

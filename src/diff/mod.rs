@@ -118,7 +118,9 @@ fn parse_scenario(text: &str) -> Result<Vec<Step>, String> {
                 (Some("unordered"), None) => compare = Compare::Unordered,
                 (Some("approx"), None) => compare = Compare::Approx,
                 (Some("type"), None) => compare = Compare::TypeOnly,
-                (Some("replies"), Some(n)) => replies = n.parse().map_err(|_| format!("line {line_no}: bad replies count"))?,
+                (Some("replies"), Some(n)) => {
+                    replies = n.parse().map_err(|_| format!("line {line_no}: bad replies count"))?
+                }
                 (Some("sleep"), Some(n)) => sleep_ms = n.parse().map_err(|_| format!("line {line_no}: bad sleep"))?,
                 _ => return Err(format!("line {line_no}: unknown marker [{marker}]")),
             }
@@ -315,7 +317,12 @@ pub async fn run_text(name: &str, text: &str, terrarium: &str, redis: &str) -> R
             let tr = t.read_reply().await?;
             // No reply from either side within the wait is a broken scenario, not a match.
             if !same(step.compare, &rr, &tr) || rr.is_empty() {
-                report.mismatches.push(Mismatch { line_no: step.line_no, command: step.text.clone(), redis: rr, terrarium: tr });
+                report.mismatches.push(Mismatch {
+                    line_no: step.line_no,
+                    command: step.text.clone(),
+                    redis: rr,
+                    terrarium: tr,
+                });
             }
         }
     }

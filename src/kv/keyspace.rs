@@ -401,7 +401,13 @@ impl Keyspace {
     // ----------------------------------------------------------------------------------------
 
     /// Registers a client waiting on `keys`. The reply arrives on the returned receiver.
-    pub fn block(&mut self, db: usize, keys: Vec<Bytes>, resp3: bool, op: Box<dyn BlockedOp>) -> (u64, oneshot::Receiver<Frame>) {
+    pub fn block(
+        &mut self,
+        db: usize,
+        keys: Vec<Bytes>,
+        resp3: bool,
+        op: Box<dyn BlockedOp>,
+    ) -> (u64, oneshot::Receiver<Frame>) {
         let (tx, rx) = oneshot::channel();
         let b = &mut self.blocking;
         b.next_id += 1;

@@ -60,7 +60,11 @@ impl PubSub {
         let mut n = 0;
         if let Some(subs) = self.channels.get(channel) {
             for tx in subs.values() {
-                let f = Frame::Push(vec![Frame::bulk_str("message"), Frame::Bulk(channel.clone()), Frame::Bulk(message.clone())]);
+                let f = Frame::Push(vec![
+                    Frame::bulk_str("message"),
+                    Frame::Bulk(channel.clone()),
+                    Frame::Bulk(message.clone()),
+                ]);
                 if tx.send(f).is_ok() {
                     n += 1;
                 }

@@ -37,7 +37,9 @@ pub fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
                     out.push(b'\n');
                     (out, false)
                 }
-                Some(other) => (format!("-ERROR: key holds a {}, not a string\n", other.type_name()).into_bytes(), false),
+                Some(other) => {
+                    (format!("-ERROR: key holds a {}, not a string\n", other.type_name()).into_bytes(), false)
+                }
                 None => (b"-ERROR: key not found\n".to_vec(), false),
             }
         }

@@ -49,7 +49,10 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                 close
             }
             Err(LineError::TooLong) => {
-                out.extend_from_slice(format!("-ERROR: line too long (max {} bytes)\n", crate::limits::LINE_PROTO_LINE_BYTES_MAX).as_bytes());
+                out.extend_from_slice(
+                    format!("-ERROR: line too long (max {} bytes)\n", crate::limits::LINE_PROTO_LINE_BYTES_MAX)
+                        .as_bytes(),
+                );
                 true
             }
             Err(LineError::Io(_)) => break,

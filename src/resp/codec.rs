@@ -16,9 +16,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
-use crate::limits::{
-    ARGV_PREALLOC_COUNT_MAX, BULK_LEN_BYTES_MAX, INLINE_LINE_BYTES_MAX, MULTIBULK_COUNT_MAX,
-};
+use crate::limits::{ARGV_PREALLOC_COUNT_MAX, BULK_LEN_BYTES_MAX, INLINE_LINE_BYTES_MAX, MULTIBULK_COUNT_MAX};
 
 /// Arguments shorter than this are copied rather than sliced from the read buffer.
 const SMALL_ARG_COPY_BYTES_MAX: usize = 4096;
@@ -386,7 +384,10 @@ mod tests {
 
     #[test]
     fn split_args_quoting() {
-        assert_eq!(split_args(b"a \"\\x41\\n\" 'it\\'s'").unwrap(), vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]);
+        assert_eq!(
+            split_args(b"a \"\\x41\\n\" 'it\\'s'").unwrap(),
+            vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]
+        );
         assert!(split_args(b"\"a\"b").is_none());
         assert!(split_args(b"'abc").is_none());
         assert_eq!(split_args(b"   ").unwrap().len(), 0);

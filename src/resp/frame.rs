@@ -80,8 +80,7 @@ impl Frame {
                 // A reply line must not contain CR or LF; Redis replaces them with spaces
                 // when an error text is built from user input, and so do we.
                 if s.bytes().any(|c| c == b'\r' || c == b'\n') {
-                    let clean: String =
-                        s.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+                    let clean: String = s.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
                     line(out, b'-', clean.as_bytes())
                 } else {
                     line(out, b'-', s.as_bytes())

@@ -80,7 +80,12 @@ pub fn read_exact_len(s: &mut TcpStream, n: usize) -> Vec<u8> {
 pub fn roundtrip(s: &mut TcpStream, request: &[u8], expected: &[u8]) {
     send(s, request);
     let got = read_exact_len(s, expected.len());
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected), "reply to {:?}", String::from_utf8_lossy(request));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected),
+        "reply to {:?}",
+        String::from_utf8_lossy(request)
+    );
 }
 
 /// True once the peer has closed the connection (read returns 0).
