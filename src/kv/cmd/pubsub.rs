@@ -28,66 +28,83 @@ fn confirmation(kind: &str, name: Option<Bytes>, count: usize) -> Frame {
     Frame::Push(vec![Frame::bulk_str(kind), name.map(Frame::Bulk).unwrap_or(Frame::Null), Frame::Integer(count as i64)])
 }
 
-/// SUBSCRIBE channel [channel ...]
-fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+/// Channels and patterns are handled alike; only the registry and the reply's name differ.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+fn subscribe_generic(ctx: &mut Ctx, argv: &[Bytes], kind: Kind) -> CmdResult {
     let mut out = Vec::new();
     let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
-    for ch in &argv[1..] {
-        if ctx.sess.channels.insert(ch.clone()) {
-            ps.subscribe(ch.clone(), ctx.sess.id, ctx.sess.push_tx.clone());
+    for name in &argv[1..] {
+        let (set, reply) = match kind {
+            Kind::Channel => (&mut ctx.sess.channels, "subscribe"),
+            Kind::Pattern => (&mut ctx.sess.patterns, "psubscribe"),
+        };
+        if set.insert(name.clone()) {
+            let tx = ctx.sess.push_tx.clone();
+            match kind {
+                Kind::Channel => ps.subscribe(name.clone(), ctx.sess.id, tx),
+                Kind::Pattern => ps.psubscribe(name.clone(), ctx.sess.id, tx),
+            }
         }
-        out.push(confirmation("subscribe", Some(ch.clone()), ctx.sess.subscription_count()));
+        out.push(confirmation(reply, Some(name.clone()), ctx.sess.subscription_count()));
     }
     Ok(Frame::Sequence(out))
+}
+
+/// Without arguments, leaves every subscription of the kind; with none, still confirms once.
+fn unsubscribe_generic(ctx: &mut Ctx, argv: &[Bytes], kind: Kind) -> CmdResult {
+    let reply = match kind {
+        Kind::Channel => "unsubscribe",
+        Kind::Pattern => "punsubscribe",
+    };
+    let current = match kind {
+        Kind::Channel => &ctx.sess.channels,
+        Kind::Pattern => &ctx.sess.patterns,
+    };
+    let targets: Vec<Bytes> = if argv.len() > 1 { argv[1..].to_vec() } else { current.iter().cloned().collect() };
+    if targets.is_empty() {
+        return Ok(confirmation(reply, None, ctx.sess.subscription_count()));
+    }
+    let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
+    let mut out = Vec::new();
+    for name in targets {
+        let removed = match kind {
+            Kind::Channel => ctx.sess.channels.shift_remove(&name),
+            Kind::Pattern => ctx.sess.patterns.shift_remove(&name),
+        };
+        if removed {
+            match kind {
+                Kind::Channel => ps.unsubscribe(&name, ctx.sess.id),
+                Kind::Pattern => ps.punsubscribe(&name, ctx.sess.id),
+            }
+        }
+        out.push(confirmation(reply, Some(name), ctx.sess.subscription_count()));
+    }
+    Ok(Frame::Sequence(out))
+}
+
+/// SUBSCRIBE channel [channel ...]
+fn subscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    subscribe_generic(ctx, argv, Kind::Channel)
 }
 
 /// UNSUBSCRIBE [channel [channel ...]]
 fn unsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let targets: Vec<Bytes> =
-        if argv.len() > 1 { argv[1..].to_vec() } else { ctx.sess.channels.iter().cloned().collect() };
-    let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
-    if targets.is_empty() {
-        return Ok(confirmation("unsubscribe", None, ctx.sess.subscription_count()));
-    }
-    let mut out = Vec::new();
-    for ch in targets {
-        if ctx.sess.channels.shift_remove(&ch) {
-            ps.unsubscribe(&ch, ctx.sess.id);
-        }
-        out.push(confirmation("unsubscribe", Some(ch), ctx.sess.subscription_count()));
-    }
-    Ok(Frame::Sequence(out))
+    unsubscribe_generic(ctx, argv, Kind::Channel)
 }
 
 /// PSUBSCRIBE pattern [pattern ...]
 fn psubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut out = Vec::new();
-    let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
-    for p in &argv[1..] {
-        if ctx.sess.patterns.insert(p.clone()) {
-            ps.psubscribe(p.clone(), ctx.sess.id, ctx.sess.push_tx.clone());
-        }
-        out.push(confirmation("psubscribe", Some(p.clone()), ctx.sess.subscription_count()));
-    }
-    Ok(Frame::Sequence(out))
+    subscribe_generic(ctx, argv, Kind::Pattern)
 }
 
 /// PUNSUBSCRIBE [pattern [pattern ...]]
 fn punsubscribe(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let targets: Vec<Bytes> =
-        if argv.len() > 1 { argv[1..].to_vec() } else { ctx.sess.patterns.iter().cloned().collect() };
-    let mut ps = ctx.shared.pubsub.lock().expect("pubsub");
-    if targets.is_empty() {
-        return Ok(confirmation("punsubscribe", None, ctx.sess.subscription_count()));
-    }
-    let mut out = Vec::new();
-    for p in targets {
-        if ctx.sess.patterns.shift_remove(&p) {
-            ps.punsubscribe(&p, ctx.sess.id);
-        }
-        out.push(confirmation("punsubscribe", Some(p), ctx.sess.subscription_count()));
-    }
-    Ok(Frame::Sequence(out))
+    unsubscribe_generic(ctx, argv, Kind::Pattern)
 }
 
 /// PUBLISH channel message
