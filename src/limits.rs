@@ -54,3 +54,9 @@ pub const LISTPACK_VALUE_BYTES_MAX: usize = 64;
 /// A reply bigger than this is written out before more commands of a pipeline are run, so a
 /// client pipelining LRANGEs cannot make the server buffer gigabytes.
 pub const REPLY_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
+
+/// A random reply with repetitions (HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a negative
+/// count) holds at most this many elements. Redis would try to build a reply of any size the
+/// client asks for; terrarium answers "value is out of range" instead of allocating gigabytes
+/// for one request.
+pub const RANDOM_REPEAT_COUNT_MAX: u64 = 1_000_000;

@@ -80,7 +80,8 @@ pub fn parse(s: &[u8]) -> Option<LongDouble> {
     }
 }
 
-fn is_c_space(c: u8) -> bool {
+/// C's `isspace` in the "C" locale (strtod, strtold and strtoul skip or refuse these).
+pub fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 

@@ -1,20 +1,20 @@
 //! Hash commands: HSET and friends, HINCRBY/HINCRBYFLOAT, HSCAN and HRANDFIELD.
 //!
 //! A hash is an insertion-ordered map (`HashValue`), because Redis keeps small hashes in a
-//! listpack and HGETALL shows that order. This file also holds two things the set commands
-//! share: the SCAN-family argument parsing ([`parse_scan_cursor`], [`parse_scan_options`]) and
-//! the bound on random replies with repetitions ([`random_repeat_count`]).
+//! listpack and HGETALL shows that order. This file also holds the bound on random replies with
+//! repetitions ([`random_repeat_count`]) that SRANDMEMBER and ZRANDMEMBER share.
 //!
 //! HINCRBYFLOAT computes in x87 80-bit `long double` as Redis does, emulated exactly in
-//! [`long_double`]: `1000.1` must come back as `1000.09999999999999998`, which neither `f64`
-//! nor a shortest-representation formatter would produce.
+//! [`crate::kv::float`]: `1000.1` must come back as `1000.09999999999999998`, which neither
+//! `f64` nor a shortest-representation formatter would produce.
 
 use bytes::Bytes;
 use rand::Rng;
 
+use super::keys::{parse_scan_cursor, parse_scan_options, scan_matches, scan_reply};
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
-use crate::kv::glob;
 use crate::kv::value::{hash_remove, HashValue, Value};
+use crate::limits::RANDOM_REPEAT_COUNT_MAX;
 use crate::resp::Frame;
 
 pub static COMMANDS: &[(&str, Handler)] = &[
@@ -36,11 +36,6 @@ pub static COMMANDS: &[(&str, Handler)] = &[
     ("hrandfield", hrandfield),
 ];
 
-/// A random reply with repetitions (HRANDFIELD, SRANDMEMBER with a negative count) holds at
-/// most this many elements. Redis would try to build a reply of any size the client asks for;
-/// we refuse beyond this instead of allocating gigabytes for one request.
-pub(super) const RANDOM_REPEAT_COUNT_MAX: u64 = 1_000_000;
-
 /// The size of a random reply with repetitions, `|count|`, refused beyond the bound.
 pub(super) fn random_repeat_count(count: i64) -> Result<usize, CmdError> {
     let n = count.unsigned_abs();
@@ -60,67 +55,6 @@ pub(super) fn parse_random_count(arg: &[u8]) -> Result<i64, CmdError> {
         ));
     }
     Ok(n)
-}
-
-// ------------------------------------------------------------------------------------------------
-// SCAN-family helpers (HSCAN here, SSCAN in set.rs).
-// ------------------------------------------------------------------------------------------------
-
-/// A SCAN cursor, accepted exactly as C's `strtoul` (base 10) accepts it with Redis's extra
-/// checks: no leading space, the whole argument consumed, no overflow. The empty string is
-/// cursor 0, and `-1` wraps, as in Redis.
-pub(super) fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::new("ERR invalid cursor");
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    let (neg, digits) = match arg[0] {
-        b'+' => (false, &arg[1..]),
-        b'-' => (true, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
-/// `[MATCH pattern] [COUNT count]` from `argv[from..]`. Returns the pattern to filter with,
-/// `None` when there is none or it is `*`. COUNT is validated and otherwise ignored: the small
-/// collections these commands are meant for are returned whole, as Redis does for listpacks
-/// and intsets.
-pub(super) fn parse_scan_options(argv: &[Bytes], from: usize) -> Result<Option<Bytes>, CmdError> {
-    let mut pattern = None;
-    let mut i = from;
-    while i < argv.len() {
-        let more = argv.len() - i - 1;
-        if eq_ic(&argv[i], "count") && more >= 1 {
-            if parse_int(&argv[i + 1])? < 1 {
-                return Err(CmdError::syntax());
-            }
-        } else if eq_ic(&argv[i], "match") && more >= 1 {
-            let p = &argv[i + 1];
-            pattern = if &p[..] == b"*" { None } else { Some(p.clone()) };
-        } else {
-            return Err(CmdError::syntax());
-        }
-        i += 2;
-    }
-    Ok(pattern)
-}
-
-/// Whether a scanned element passes the MATCH filter.
-pub(super) fn scan_matches(pattern: &Option<Bytes>, item: &[u8]) -> bool {
-    pattern.as_ref().is_none_or(|p| glob::matches(p, item, false))
-}
-
-/// The SCAN reply: the next cursor (always 0: everything was returned) and the elements.
-pub(super) fn scan_reply(items: Vec<Frame>) -> Frame {
-    Frame::Array(vec![Frame::bulk_str("0"), Frame::Array(items)])
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -328,7 +262,7 @@ fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // options are even looked at), then the options.
     parse_scan_cursor(&argv[2])?;
     let Some(h) = ctx.get_hash(&argv[1])? else { return Ok(scan_reply(vec![])) };
-    let pattern = parse_scan_options(argv, 3)?;
+    let pattern = parse_scan_options(argv, 3, false)?.pattern;
     let mut items = Vec::new();
     for (f, v) in h.iter() {
         if scan_matches(&pattern, f) {
@@ -406,18 +340,6 @@ fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scan_cursors_parse_like_strtoul() {
-        assert_eq!(parse_scan_cursor(b"").ok(), Some(0));
-        assert_eq!(parse_scan_cursor(b"0").ok(), Some(0));
-        assert_eq!(parse_scan_cursor(b"+7").ok(), Some(7));
-        assert_eq!(parse_scan_cursor(b"-1").ok(), Some(u64::MAX));
-        assert_eq!(parse_scan_cursor(b"18446744073709551615").ok(), Some(u64::MAX));
-        for bad in [&b"18446744073709551616"[..], b" 1", b"+", b"-", b"1a", b"0x1"] {
-            assert!(parse_scan_cursor(bad).is_err());
-        }
-    }
 
     #[test]
     fn random_counts_are_bounded() {

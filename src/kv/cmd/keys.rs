@@ -172,21 +172,43 @@ pub fn scan_hash(k: &[u8]) -> u64 {
 
 /// Options shared by SCAN, HSCAN, SSCAN and ZSCAN.
 pub struct ScanOptions {
-    pub cursor: u64,
     pub pattern: Option<Bytes>,
     pub count: usize,
     pub type_filter: Option<String>,
 }
 
-/// Parses `cursor [MATCH pattern] [COUNT count] [TYPE type]` starting at `argv[at]`.
-pub fn parse_scan(argv: &[Bytes], at: usize, allow_type: bool) -> Result<ScanOptions, CmdError> {
-    let cursor: u64 = std::str::from_utf8(&argv[at])
-        .ok()
-        .filter(|s| !s.starts_with('+') && !s.starts_with('-'))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CmdError::new("ERR invalid cursor"))?;
-    let mut o = ScanOptions { cursor, pattern: None, count: 10, type_filter: None };
-    let mut j = at + 1;
+/// A SCAN cursor as Redis reads it (`strtoul`, base 10, after refusing leading space): `+` and
+/// `-` are allowed (`-1` wraps around), `""` is 0, the text ends at a NUL byte as a C string
+/// does, and overflow is an error.
+pub fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::new("ERR invalid cursor");
+    let s = &arg[..arg.iter().position(|&c| c == 0).unwrap_or(arg.len())];
+    if s.first().is_some_and(|&c| crate::kv::float::is_c_space(c)) {
+        return Err(invalid());
+    }
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or_else(invalid)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` (and `[TYPE type]` when allowed) from `argv[from..]`.
+/// A MATCH of `*` is dropped, since Redis skips the matcher for it.
+pub fn parse_scan_options(argv: &[Bytes], from: usize, allow_type: bool) -> Result<ScanOptions, CmdError> {
+    let mut o = ScanOptions { pattern: None, count: 10, type_filter: None };
+    let mut j = from;
     while j < argv.len() {
         let has_value = j + 1 < argv.len();
         if eq_ic(&argv[j], "count") && has_value {
@@ -208,6 +230,16 @@ pub fn parse_scan(argv: &[Bytes], at: usize, allow_type: bool) -> Result<ScanOpt
     Ok(o)
 }
 
+/// Whether a scanned element passes the MATCH filter.
+pub fn scan_matches(pattern: &Option<Bytes>, item: &[u8]) -> bool {
+    pattern.as_ref().is_none_or(|p| glob::matches(p, item, false))
+}
+
+/// The reply of a scan that returned everything at once: cursor 0 and the elements.
+pub fn scan_reply(items: Vec<Frame>) -> Frame {
+    Frame::Array(vec![Frame::bulk_str("0"), Frame::Array(items)])
+}
+
 /// One SCAN step over `items`: up to `count` items whose scan hash is at least the cursor, in
 /// hash order, and the cursor to continue from (0 when done). Cost is O(n) per call.
 pub fn scan_step<T: Clone>(items: impl Iterator<Item = (u64, T)>, cursor: u64, count: usize) -> (u64, Vec<T>) {
@@ -225,15 +257,14 @@ pub fn scan_step<T: Clone>(items: impl Iterator<Item = (u64, T)>, cursor: u64, c
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let o = parse_scan(argv, 1, true)?;
+    let cursor = parse_scan_cursor(&argv[1])?;
+    let o = parse_scan_options(argv, 2, true)?;
     let keys = live_keys(ctx);
-    let (next, batch) = scan_step(keys.into_iter().map(|k| (scan_hash(&k), k)), o.cursor, o.count);
+    let (next, batch) = scan_step(keys.into_iter().map(|k| (scan_hash(&k), k)), cursor, o.count);
     let mut out = Vec::new();
     for k in batch {
-        if let Some(p) = &o.pattern {
-            if !glob::matches(p, &k, false) {
-                continue;
-            }
+        if !scan_matches(&o.pattern, &k) {
+            continue;
         }
         if let Some(t) = &o.type_filter {
             if ctx.get(&k).map(|v| v.type_name()) != Some(t.as_str()) {
@@ -546,4 +577,23 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
 /// A sorted set's members in score order (SORT's input order for a zset).
 fn zset_members(z: &crate::kv::zset::ZSet) -> Vec<Bytes> {
     z.iter().map(|(m, _)| m.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursors_parse_like_strtoul() {
+        assert_eq!(parse_scan_cursor(b"").ok(), Some(0));
+        assert_eq!(parse_scan_cursor(b"0").ok(), Some(0));
+        assert_eq!(parse_scan_cursor(b"+7").ok(), Some(7));
+        assert_eq!(parse_scan_cursor(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(parse_scan_cursor(b"18446744073709551615").ok(), Some(u64::MAX));
+        for bad in [&b"18446744073709551616"[..], b" 1", b"+", b"-", b"1a", b"0x1"] {
+            assert!(parse_scan_cursor(bad).is_err());
+        }
+        assert_eq!(parse_scan_cursor(b" 1").ok(), None);
+        assert_eq!(parse_scan_cursor(b"x").ok(), None);
+    }
 }

@@ -9,9 +9,8 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::hash::{
-    parse_random_count, parse_scan_cursor, parse_scan_options, random_repeat_count, scan_matches, scan_reply,
-};
+use super::hash::{parse_random_count, random_repeat_count};
+use super::keys::{parse_scan_cursor, parse_scan_options, scan_matches, scan_reply};
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::kv::value::{SetValue, Value};
 use crate::resp::Frame;
@@ -368,7 +367,7 @@ fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     parse_scan_cursor(&argv[2])?;
     let Some(s) = ctx.get_set(&argv[1])? else { return Ok(scan_reply(vec![])) };
     let members = s.ordered();
-    let pattern = parse_scan_options(argv, 3)?;
+    let pattern = parse_scan_options(argv, 3, false)?.pattern;
     Ok(scan_reply(members.into_iter().filter(|m| scan_matches(&pattern, m)).map(Frame::Bulk).collect()))
 }
 

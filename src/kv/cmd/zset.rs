@@ -26,7 +26,9 @@ use std::ops::Range;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::keys::{parse_scan_cursor, parse_scan_options, scan_matches, scan_reply};
 use super::{eq_ic, lower, parse_int, parse_timeout, BlockRequest, CmdError, CmdResult, Ctx, Handler};
+use crate::kv::float::is_c_space;
 use crate::kv::keyspace::{BlockedOp, Keyspace};
 use crate::kv::value::Value;
 use crate::kv::zset::{AddFlags, AddOutcome, LexBound, LexRange, ScoreRange, ZSet};
@@ -70,19 +72,9 @@ pub static COMMANDS: &[(&str, Handler)] = &[
     ("zscan", zscan),
 ];
 
-/// ZRANDMEMBER with a negative count repeats members, so its reply is as long as the client
-/// asks, whatever the set's size. Redis would try to build any length (and run out of memory on
-/// `-9223372036854775807`); terrarium refuses counts beyond this with "value is out of range".
-pub const ZRANDMEMBER_REPEAT_COUNT_MAX: u64 = 1_000_000;
-
 // ------------------------------------------------------------------------------------------------
 // Number and range parsing.
 // ------------------------------------------------------------------------------------------------
-
-/// C's `isspace` in the "C" locale.
-fn is_c_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
 
 fn starts_with_ic(s: &[u8], word: &[u8]) -> bool {
     s.len() >= word.len() && s[..word.len()].eq_ignore_ascii_case(word)
@@ -1259,9 +1251,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut rng = rand::thread_rng();
     let items: Vec<(Bytes, f64)> = if l < 0 || count == 1 {
         // With repetitions, in random order.
-        if count > ZRANDMEMBER_REPEAT_COUNT_MAX {
-            return Err(CmdError::new("ERR value is out of range"));
-        }
+        let count = super::hash::random_repeat_count(l)?;
         (0..count).filter_map(|_| z.get_by_rank(rng.gen_range(0..len)).map(|(m, s)| (m.clone(), s))).collect()
     } else if count >= len as u64 {
         // The whole set, in the order Redis's set-operation iterator walks it: highest first.
@@ -1273,31 +1263,6 @@ fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .collect()
     };
     Ok(pairs_reply(items, withscores, resp3))
-}
-
-/// A SCAN cursor as Redis reads it (`strtoul`, base 10, after refusing leading space): `+` and
-/// `-` are allowed (`-1` wraps around), `""` is 0, and overflow is an error.
-fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
-    let s = &arg[..arg.iter().position(|&c| c == 0).unwrap_or(arg.len())];
-    if s.first().is_some_and(|&c| is_c_space(c)) {
-        return None;
-    }
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// How a listpack hands a score back to ZSCAN: integral scores were stored as integers.
@@ -1317,30 +1282,13 @@ fn listpack_score_text(score: f64) -> String {
 /// walks the ranks instead (the cursor is the next rank), which keeps COUNT's meaning but not
 /// Redis's guarantee for members that move while a scan is in progress.
 fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_scan_cursor(&argv[2]).ok_or_else(|| CmdError::new("ERR invalid cursor"))?;
+    let cursor = parse_scan_cursor(&argv[2])?;
     let key = &argv[1];
     if ctx.get_zset(key)?.is_none() {
-        return Ok(Frame::Array(vec![Frame::bulk_str("0"), Frame::Array(vec![])]));
+        return Ok(scan_reply(vec![]));
     }
-    let mut count: i64 = 10;
-    let mut pattern: Option<&Bytes> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let left = argv.len() - i;
-        if eq_ic(&argv[i], "count") && left >= 2 {
-            count = parse_int(&argv[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::syntax());
-            }
-            i += 2;
-        } else if eq_ic(&argv[i], "match") && left >= 2 {
-            // "*" matches everything; Redis skips the matcher for it.
-            pattern = if argv[i + 1].as_ref() == b"*" { None } else { Some(&argv[i + 1]) };
-            i += 2;
-        } else {
-            return Err(CmdError::syntax());
-        }
-    }
+    let o = parse_scan_options(argv, 3, false)?;
+    let (count, pattern) = (o.count as i64, o.pattern);
     let Some(z) = ctx.get_zset(key)? else {
         return Ok(Frame::Array(vec![Frame::bulk_str("0"), Frame::Array(vec![])]));
     };
@@ -1355,7 +1303,7 @@ fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let mut out = Vec::with_capacity(items.len() * 2);
     for (m, s) in items {
-        if pattern.is_some_and(|p| !crate::kv::glob::matches(p, &m, false)) {
+        if !scan_matches(&pattern, &m) {
             continue;
         }
         out.push(Frame::Bulk(m));
@@ -1415,12 +1363,6 @@ mod tests {
 
     #[test]
     fn scan_cursor_and_listpack_scores() {
-        assert_eq!(parse_scan_cursor(b"0"), Some(0));
-        assert_eq!(parse_scan_cursor(b""), Some(0));
-        assert_eq!(parse_scan_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_scan_cursor(b" 1"), None);
-        assert_eq!(parse_scan_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_scan_cursor(b"x"), None);
         assert_eq!(listpack_score_text(1e17), "100000000000000000");
         assert_eq!(listpack_score_text(1.5), "1.5");
         assert_eq!(listpack_score_text(f64::INFINITY), "inf");
