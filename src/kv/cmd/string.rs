@@ -52,12 +52,17 @@ fn read_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Vec<u8>>,
     }
 }
 
-/// GET key
-fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Ok(match read_str(ctx, &argv[1])? {
+/// The string at `key` as a bulk reply, nil if missing, WRONGTYPE for another type.
+fn read_bulk(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    Ok(match read_str(ctx, key)? {
         Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
         None => Frame::Null,
     })
+}
+
+/// GET key
+fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    read_bulk(ctx, &argv[1])
 }
 
 /// How a SET/GETEX expiry was given.
@@ -87,32 +92,45 @@ fn expire_deadline(ctx: &Ctx, cmd: &str, unit: ExpireUnit, arg: &[u8]) -> Result
     Ok(ms)
 }
 
-/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
-///   PXAT unix-time-milliseconds | KEEPTTL]
-fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+/// Which command's options `parse_string_options` reads.
+#[derive(Clone, Copy, PartialEq)]
+enum OptionsFor {
+    Set,
+    GetEx,
+}
+
+/// The options of SET and GETEX.
+#[derive(Default)]
+struct StringOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    /// KEEPTTL for SET, PERSIST for GETEX: both say "no new expiry".
+    keep_or_persist: bool,
+    /// The absolute deadline from EX, PX, EXAT or PXAT.
+    deadline_ms: Option<i64>,
+}
+
+/// Redis's `parseExtendedStringArgumentsOrReply`, shared by SET and GETEX as in Redis: each
+/// option is refused only when it conflicts with one already seen (so `EX 1 EX 2` is accepted),
+/// and the expiry is checked after all options are read.
+fn parse_string_options(ctx: &Ctx, argv: &[Bytes], from: usize, cmd: OptionsFor) -> Result<StringOptions, CmdError> {
+    let mut o = StringOptions::default();
     let mut expire: Option<(ExpireUnit, &Bytes)> = None;
-    let mut j = 3;
-    // The same acceptance rules as Redis's parseExtendedStringArgumentsOrReply: each option
-    // is refused only when it conflicts with one already seen (so `EX 1 EX 2` is accepted).
+    let set = cmd == OptionsFor::Set;
+    let mut j = from;
     while j < argv.len() {
         let opt = &argv[j];
-        let next = argv.get(j + 1);
-        let unit_is = |u: ExpireUnit| expire.is_some_and(|(x, _)| x == u);
-        if eq_ic(opt, "nx") && !xx {
-            nx = true;
-        } else if eq_ic(opt, "xx") && !nx {
-            xx = true;
-        } else if eq_ic(opt, "get") {
-            get = true;
-        } else if eq_ic(opt, "keepttl") && expire.is_none() {
-            keepttl = true;
-        } else if let (Some(u), Some(n)) = (expire_keyword(opt), next) {
-            let conflicts = keepttl
-                || [ExpireUnit::Ex, ExpireUnit::Px, ExpireUnit::ExAt, ExpireUnit::PxAt]
-                    .iter()
-                    .any(|&o| o != u && unit_is(o));
-            if conflicts {
+        if set && eq_ic(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if set && eq_ic(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if set && eq_ic(opt, "get") {
+            o.get = true;
+        } else if eq_ic(opt, if set { "keepttl" } else { "persist" }) && expire.is_none() {
+            o.keep_or_persist = true;
+        } else if let (Some(u), Some(n)) = (expire_keyword(opt), argv.get(j + 1)) {
+            if o.keep_or_persist || expire.is_some_and(|(x, _)| x != u) {
                 return Err(CmdError::syntax());
             }
             expire = Some((u, n));
@@ -122,19 +140,19 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let deadline = match expire {
-        Some((u, arg)) => Some(expire_deadline(ctx, "set", u, arg)?),
-        None => None,
-    };
+    if let Some((u, arg)) = expire {
+        o.deadline_ms = Some(expire_deadline(ctx, if set { "set" } else { "getex" }, u, arg)?);
+    }
+    Ok(o)
+}
+
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+///   PXAT unix-time-milliseconds | KEEPTTL]
+fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let StringOptions { nx, xx, get, keep_or_persist: keepttl, deadline_ms: deadline } =
+        parse_string_options(ctx, argv, 3, OptionsFor::Set)?;
     let key = &argv[1];
-    let old = if get {
-        match read_str(ctx, key)? {
-            Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
-            None => Frame::Null,
-        }
-    } else {
-        Frame::Null
-    };
+    let old = if get { read_bulk(ctx, key)? } else { Frame::Null };
     let found = ctx.exists(key);
     if (nx && found) || (xx && !found) {
         return Ok(if get { old } else { Frame::Null });
@@ -227,48 +245,24 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// GETSET key value
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let old = match read_str(ctx, &argv[1])? {
-        Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
-        None => Frame::Null,
-    };
+    let old = read_bulk(ctx, &argv[1])?;
     ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
     Ok(old)
 }
 
 /// GETDEL key
 fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let old = match read_str(ctx, &argv[1])? {
-        Some(s) => Frame::Bulk(Bytes::copy_from_slice(s)),
-        None => return Ok(Frame::Null),
-    };
-    ctx.remove(&argv[1]);
+    let old = read_bulk(ctx, &argv[1])?;
+    if old != Frame::Null {
+        ctx.remove(&argv[1]);
+    }
     Ok(old)
 }
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
 fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
-    let mut persist = false;
-    let mut j = 2;
-    while j < argv.len() {
-        let opt = &argv[j];
-        if eq_ic(opt, "persist") && expire.is_none() {
-            persist = true;
-        } else if let (Some(u), Some(n)) = (expire_keyword(opt), argv.get(j + 1)) {
-            if persist || expire.is_some_and(|(x, _)| x != u) {
-                return Err(CmdError::syntax());
-            }
-            expire = Some((u, n));
-            j += 1;
-        } else {
-            return Err(CmdError::syntax());
-        }
-        j += 1;
-    }
-    let deadline = match expire {
-        Some((u, arg)) => Some(expire_deadline(ctx, "getex", u, arg)?),
-        None => None,
-    };
+    let o = parse_string_options(ctx, argv, 2, OptionsFor::GetEx)?;
+    let (persist, deadline) = (o.keep_or_persist, o.deadline_ms);
     let key = &argv[1];
     let value = match read_str(ctx, key)? {
         Some(s) => Bytes::copy_from_slice(s),
