@@ -241,6 +241,26 @@ fn client_setinfo(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
+/// A CLIENT LIST / CLIENT KILL `TYPE` argument, lowercased.
+fn parse_client_type(arg: &[u8]) -> Result<String, CmdError> {
+    let t = lower(arg);
+    if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
+        return Err(CmdError::new(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(arg))));
+    }
+    Ok(t)
+}
+
+/// Whether a client is of a `TYPE`: terrarium has no replicas, so only normal and pubsub match.
+fn client_has_type(h: &crate::server::ClientHandle, kind: &str) -> bool {
+    let i = h.info.lock().expect("client info");
+    let is_pubsub = i.sub + i.psub > 0;
+    match kind {
+        "normal" => !is_pubsub,
+        "pubsub" => is_pubsub,
+        _ => false,
+    }
+}
+
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id [client-id ...]]
 fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.sess.publish_info("client|list", ctx.now_ms);
@@ -249,13 +269,7 @@ fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut i = 2;
     while i < argv.len() {
         if eq_ic(&argv[i], "type") && i + 1 < argv.len() {
-            let t = lower(&argv[i + 1]);
-            if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
-                return Err(CmdError::new(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(&argv[i + 1])
-                )));
-            }
+            let t = parse_client_type(&argv[i + 1])?;
             kind = Some(t);
             i += 2;
         } else if eq_ic(&argv[i], "id") && i + 1 < argv.len() {
@@ -281,19 +295,8 @@ fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 continue;
             }
         }
-        if let Some(k) = &kind {
-            let is_pubsub = {
-                let i = h.info.lock().expect("client info");
-                i.sub + i.psub > 0
-            };
-            let matches = match k.as_str() {
-                "normal" => !is_pubsub,
-                "pubsub" => is_pubsub,
-                _ => false,
-            };
-            if !matches {
-                continue;
-            }
+        if kind.as_ref().is_some_and(|k| !client_has_type(&h, k)) {
+            continue;
         }
         out.push_str(&h.list_line(ctx.now_ms));
         out.push('\n');
@@ -347,13 +350,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
             "addr" => addr = Some(String::from_utf8_lossy(v).into_owned()),
             "laddr" => laddr = Some(String::from_utf8_lossy(v).into_owned()),
-            "type" => {
-                let t = lower(v);
-                if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
-                    return Err(CmdError::new(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))));
-                }
-                kind = Some(t)
-            }
+            "type" => kind = Some(parse_client_type(v)?),
             "user" => {
                 if v.as_ref() != b"default" {
                     return Err(CmdError::new(format!("ERR No such user '{}'", String::from_utf8_lossy(v))));
@@ -378,19 +375,8 @@ fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         {
             continue;
         }
-        if let Some(k) = &kind {
-            let is_pubsub = {
-                let i = h.info.lock().expect("client info");
-                i.sub + i.psub > 0
-            };
-            let ok = match k.as_str() {
-                "normal" => !is_pubsub,
-                "pubsub" => is_pubsub,
-                _ => false,
-            };
-            if !ok {
-                continue;
-            }
+        if kind.as_ref().is_some_and(|k| !client_has_type(&h, k)) {
+            continue;
         }
         if skipme && h.id == ctx.sess.id {
             continue;
