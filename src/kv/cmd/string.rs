@@ -303,28 +303,17 @@ fn strlen(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// GETRANGE key start end (SUBSTR is the old name)
 fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut start = parse_int(&argv[2])?;
-    let mut end = parse_int(&argv[3])?;
+    let start = parse_int(&argv[2])?;
+    let end = parse_int(&argv[3])?;
     let Some(s) = read_str(ctx, &argv[1])? else { return Ok(Frame::bulk(Bytes::new())) };
-    let len = s.len() as i64;
+    // Redis answers two negative indexes in the wrong order with "" before normalising them.
     if start < 0 && end < 0 && start > end {
         return Ok(Frame::bulk(Bytes::new()));
     }
-    if start < 0 {
-        start += len;
-    }
-    if end < 0 {
-        end += len;
-    }
-    start = start.max(0);
-    end = end.max(0);
-    if end >= len {
-        end = len - 1;
-    }
-    if start > end || len == 0 {
-        return Ok(Frame::bulk(Bytes::new()));
-    }
-    Ok(Frame::Bulk(Bytes::copy_from_slice(&s[start as usize..=end as usize])))
+    Ok(match clamp_range(start, end, s.len() as i64) {
+        Some((a, b)) => Frame::Bulk(Bytes::copy_from_slice(&s[a as usize..=b as usize])),
+        None => Frame::bulk(Bytes::new()),
+    })
 }
 
 /// SETRANGE key offset value
@@ -478,7 +467,8 @@ fn getbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Frame::Integer(bit as i64))
 }
 
-/// Normalises a [start, end] range over `len` units the way BITCOUNT and BITPOS do.
+/// Normalises a [start, end] range over `len` units the way GETRANGE, BITCOUNT and BITPOS do:
+/// negative indexes count from the end, then both are clamped; `None` when nothing is left.
 fn clamp_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
     if start < 0 {
         start += len;
