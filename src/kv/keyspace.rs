@@ -92,17 +92,36 @@ pub struct Waiter {
 }
 
 /// Blocked clients, first come first served per key (Redis's `blocking_keys`).
-#[derive(Default)]
 pub struct Blocking {
     waiters: HashMap<u64, Waiter>,
-    by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
+    /// Per database, the waiters on each key, oldest first. Indexed by db so that a write can
+    /// look its key up as `&[u8]` without building an owned key.
+    by_key: Vec<HashMap<Bytes, VecDeque<u64>>>,
     ready: VecDeque<(usize, Bytes)>,
     next_id: u64,
+}
+
+impl Default for Blocking {
+    fn default() -> Self {
+        Blocking {
+            waiters: HashMap::new(),
+            by_key: (0..DATABASES_COUNT).map(|_| HashMap::new()).collect(),
+            ready: VecDeque::new(),
+            next_id: 0,
+        }
+    }
 }
 
 impl Blocking {
     pub fn count(&self) -> usize {
         self.waiters.len()
+    }
+
+    /// Queues `key` to be served after the current command, once.
+    fn mark_ready(&mut self, db: usize, key: &[u8]) {
+        if !self.ready.iter().any(|(d, k)| *d == db && k == key) {
+            self.ready.push_back((db, Bytes::copy_from_slice(key)));
+        }
     }
 }
 
@@ -110,7 +129,8 @@ pub struct Keyspace {
     pub dbs: Vec<Db>,
     pub stats: Stats,
     pub blocking: Blocking,
-    watchers: HashMap<(usize, Bytes), Vec<u64>>,
+    /// Per database, the clients WATCHing each key (indexed by db for the same reason).
+    watchers: Vec<HashMap<Bytes, Vec<u64>>>,
     dirty_clients: HashSet<u64>,
     /// DEBUG SET-ACTIVE-EXPIRE 0 turns the active cycle off (Redis's test suite uses it).
     pub active_expire_enabled: bool,
@@ -128,7 +148,7 @@ impl Keyspace {
             dbs: (0..DATABASES_COUNT).map(|_| Db::default()).collect(),
             stats: Stats::default(),
             blocking: Blocking::default(),
-            watchers: HashMap::new(),
+            watchers: (0..DATABASES_COUNT).map(|_| HashMap::new()).collect(),
             dirty_clients: HashSet::new(),
             active_expire_enabled: true,
         }
@@ -281,16 +301,11 @@ impl Keyspace {
     /// clients blocked on it. Commands that modify a value in place call this themselves.
     pub fn touch(&mut self, db: usize, key: &[u8]) {
         self.stats.dirty += 1;
-        if !self.watchers.is_empty() {
-            if let Some(ids) = self.watchers.get(&(db, Bytes::copy_from_slice(key))) {
-                self.dirty_clients.extend(ids.iter().copied());
-            }
+        if let Some(ids) = self.watchers[db].get(key) {
+            self.dirty_clients.extend(ids.iter().copied());
         }
-        if !self.blocking.by_key.is_empty() {
-            let k = (db, Bytes::copy_from_slice(key));
-            if self.blocking.by_key.contains_key(&k) && !self.blocking.ready.contains(&k) {
-                self.blocking.ready.push_back(k);
-            }
+        if self.blocking.by_key[db].contains_key(key) {
+            self.blocking.mark_ready(db, key);
         }
     }
 
@@ -317,26 +332,20 @@ impl Keyspace {
         self.touch_watched_in_db(b, Some(a));
         self.dbs.swap(a, b);
         // Clients blocked on keys in either db may now find data there.
-        let keys: Vec<(usize, Bytes)> = self
-            .blocking
-            .by_key
-            .keys()
-            .filter(|(d, k)| (*d == a || *d == b) && self.dbs[*d].map.contains_key(k))
-            .cloned()
-            .collect();
-        for k in keys {
-            if !self.blocking.ready.contains(&k) {
-                self.blocking.ready.push_back(k);
+        for d in [a, b] {
+            let keys: Vec<Bytes> =
+                self.blocking.by_key[d].keys().filter(|k| self.dbs[d].map.contains_key(*k)).cloned().collect();
+            for k in keys {
+                self.blocking.mark_ready(d, &k);
             }
         }
     }
 
     fn touch_watched_in_db(&mut self, db: usize, other: Option<usize>) {
-        let dirty: Vec<u64> = self
-            .watchers
+        let dirty: Vec<u64> = self.watchers[db]
             .iter()
-            .filter(|((d, k), _)| {
-                *d == db && (self.dbs[db].map.contains_key(k) || other.is_some_and(|o| self.dbs[o].map.contains_key(k)))
+            .filter(|(k, _)| {
+                self.dbs[db].map.contains_key(*k) || other.is_some_and(|o| self.dbs[o].map.contains_key(*k))
             })
             .flat_map(|(_, ids)| ids.iter().copied())
             .collect();
@@ -368,7 +377,7 @@ impl Keyspace {
     // ----------------------------------------------------------------------------------------
 
     pub fn watch(&mut self, client_id: u64, db: usize, key: Bytes) {
-        let ids = self.watchers.entry((db, key)).or_default();
+        let ids = self.watchers[db].entry(key).or_default();
         if !ids.contains(&client_id) {
             ids.push(client_id);
         }
@@ -376,11 +385,11 @@ impl Keyspace {
 
     /// Forgets all of a client's watches; returns whether any watched key changed meanwhile.
     pub fn unwatch_all(&mut self, client_id: u64, keys: &[(usize, Bytes)]) -> bool {
-        for k in keys {
-            if let Some(ids) = self.watchers.get_mut(k) {
+        for (db, key) in keys {
+            if let Some(ids) = self.watchers[*db].get_mut(key) {
                 ids.retain(|&i| i != client_id);
                 if ids.is_empty() {
-                    self.watchers.remove(k);
+                    self.watchers[*db].remove(key);
                 }
             }
         }
@@ -393,7 +402,7 @@ impl Keyspace {
 
     /// Number of keys watched by anyone (INFO's `watching_clients` uses clients instead).
     pub fn watched_keys_count(&self) -> usize {
-        self.watchers.len()
+        self.watchers.iter().map(|w| w.len()).sum()
     }
 
     // ----------------------------------------------------------------------------------------
@@ -413,7 +422,7 @@ impl Keyspace {
         b.next_id += 1;
         let id = b.next_id;
         for k in &keys {
-            b.by_key.entry((db, k.clone())).or_default().push_back(id);
+            b.by_key[db].entry(k.clone()).or_default().push_back(id);
         }
         b.waiters.insert(id, Waiter { db, keys, resp3, op, tx });
         (id, rx)
@@ -429,11 +438,10 @@ impl Keyspace {
 
     fn forget_waiter_keys(&mut self, id: u64, db: usize, keys: &[Bytes]) {
         for k in keys {
-            let kk = (db, k.clone());
-            if let Some(q) = self.blocking.by_key.get_mut(&kk) {
+            if let Some(q) = self.blocking.by_key[db].get_mut(k) {
                 q.retain(|&i| i != id);
                 if q.is_empty() {
-                    self.blocking.by_key.remove(&kk);
+                    self.blocking.by_key[db].remove(k);
                 }
             }
         }
@@ -445,7 +453,7 @@ impl Keyspace {
     pub fn serve_blocked(&mut self, now_ms: i64) {
         while let Some((db, key)) = self.blocking.ready.pop_front() {
             loop {
-                let Some(&id) = self.blocking.by_key.get(&(db, key.clone())).and_then(|q| q.front()) else {
+                let Some(&id) = self.blocking.by_key[db].get(&key).and_then(|q| q.front()) else {
                     break;
                 };
                 let Some(mut w) = self.blocking.waiters.remove(&id) else {
