@@ -9,18 +9,24 @@
 //! | [`server`]      | listeners, sessions, limits, shutdown; walks one request end to end    |
 //! | [`resp`]        | the RESP2/RESP3 codec, hand-written                                    |
 //! | [`kv`]          | the keyspace (single owner), values, and one file per command family  |
+//! | [`script`]      | Lua 5.1 scripting: EVAL, SCRIPT, FUNCTION/FCALL, the sandbox, libraries |
 //! | [`line`]        | the course's text protocol on :9999, sharing db 0 with RESP            |
 //! | [`diff`]        | the differential runner: same commands to terrarium and real Redis     |
+//! | [`geo`]         | geohash scores, the nine-cell search, distances (GEO* commands)        |
+//! | [`bloom`]       | RedisBloom's scalable Bloom filter, bit-exact (BF.* commands)          |
 //! | [`limits`]      | every limit, named, with units last                                     |
 //! | [`clock`]       | time as a parameter                                                     |
 //!
 //! Reading order: `resp::codec` (bytes to argv), `server::conn` (the loop), `kv::cmd` (dispatch),
 //! `kv::keyspace` (storage, expiry, WATCH, blocking), then any command family.
 
+pub mod bloom;
 pub mod clock;
 pub mod diff;
+pub mod geo;
 pub mod kv;
 pub mod limits;
 pub mod line;
 pub mod resp;
+pub mod script;
 pub mod server;

@@ -60,3 +60,50 @@ pub const REPLY_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
 /// client asks for; terrarium answers "value is out of range" instead of allocating gigabytes
 /// for one request.
 pub const RANDOM_REPEAT_COUNT_MAX: u64 = 1_000_000;
+
+/// RedisBloom's `bf-initial-size` range tops out here: BF.RESERVE and BF.INSERT refuse a larger
+/// capacity (`ERR capacity must be in the range [1, 1073741824]`, `Bad capacity`).
+pub const BLOOM_CAPACITY_MAX: i64 = 1 << 30;
+
+/// RedisBloom's `bf-expansion-factor` range tops out here (`ERR expansion must be in the range
+/// [0, 32768]`, `Bad expansion`).
+pub const BLOOM_EXPANSION_MAX: i64 = 32_768;
+
+/// All bit arrays of one Bloom filter key together, in bytes. RedisBloom allocates whatever the
+/// sizing asks for (2^30 items at a tiny error rate is gigabytes); terrarium refuses a filter
+/// (or a new sub-filter, or a BF.LOADCHUNK header) that would pass this, with the error
+/// RedisBloom gives when that allocation fails. It equals the largest string value.
+pub const BLOOM_CHAIN_BYTES_MAX: u64 = 512 * 1024 * 1024;
+
+/// Sub-filters in one chain. Each new sub-filter halves the error rate, so no chain RedisBloom
+/// builds can pass 1,074 of them before the rate underflows to zero (with the 0.25 cap, 1,072);
+/// a BF.LOADCHUNK header announcing more is refused before anything is allocated.
+pub const BLOOM_FILTERS_COUNT_MAX: usize = 1_100;
+
+/// Probes per item in a sub-filter read from a BF.LOADCHUNK header. The smallest non-zero error
+/// rate needs ⌈ln2 · 1549.4⌉ = 1,074 probes, so this only refuses headers that would make every
+/// lookup loop billions of times.
+pub const BLOOM_HASHES_COUNT_MAX: u32 = 1_100;
+
+/// RedisBloom's `MAX_SCANDUMP_SIZE`: a BF.SCANDUMP chunk carries at most this many bytes.
+pub const BLOOM_SCANDUMP_CHUNK_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// How deep a script's reply may nest before terrarium answers `reached lua stack limit`, as Redis
+/// does when its Lua stack runs out. A table that contains itself would otherwise never end.
+pub const SCRIPT_REPLY_DEPTH_MAX: usize = 1_000;
+
+/// How many Lua VM instructions run between two checks of the script's running time, as in Redis
+/// (`lua_sethook(..., LUA_MASKCOUNT, 100000)`): frequent enough to answer SCRIPT KILL within
+/// microseconds, rare enough to cost nothing measurable.
+pub const SCRIPT_HOOK_INSTRUCTIONS_COUNT: u32 = 100_000;
+
+/// The default `busy-reply-threshold`: after this long, other clients get `-BUSY` and SCRIPT KILL
+/// is accepted.
+pub const SCRIPT_BUSY_THRESHOLD_MS_DEFAULT: i64 = 5_000;
+
+/// FUNCTION LOAD gives a library's top-level code this long to register its functions, as Redis.
+pub const FUNCTION_LOAD_TIMEOUT_MS: u64 = 500;
+
+/// How many scripts run between two incremental garbage-collection steps (Redis's
+/// `LUA_GC_CYCLE_PERIOD`): a full collection after each script would add latency to every call.
+pub const SCRIPT_GC_PERIOD_CALLS: u32 = 50;

@@ -27,6 +27,8 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     ZSet(Box<ZSet>),
+    /// A RedisBloom scalable Bloom filter (a module type in Redis; see [`crate::bloom`]).
+    Bloom(Box<crate::bloom::ScalingBloom>),
 }
 
 impl Value {
@@ -38,6 +40,8 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            // RedisBloom's module type name, which Redis's TYPE reports for module values.
+            Value::Bloom(_) => "MBbloom--",
         }
     }
 
@@ -79,6 +83,8 @@ impl Value {
                     "skiplist"
                 }
             }
+            // Redis creates every module value with the raw encoding.
+            Value::Bloom(_) => "raw",
         }
     }
 }

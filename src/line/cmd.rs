@@ -6,7 +6,7 @@ use crate::kv::Value;
 use crate::server::Shared;
 
 /// Runs one line. Returns the reply bytes and whether to close the connection afterwards.
-pub fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
+pub async fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
     let trimmed = trim_start(line);
     if trimmed.is_empty() {
         return (Vec::new(), false);
@@ -23,13 +23,13 @@ pub fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
             if key.is_empty() || value.is_empty() {
                 return (wrong_args("SET"), false);
             }
-            let mut ks = shared.keyspace.lock().expect("keyspace");
+            let mut ks = shared.lock_keyspace(false).await.expect("waits, never busy");
             ks.set(0, Bytes::copy_from_slice(key), Value::Str(value.to_vec()), now);
             (b"+OK\n".to_vec(), false)
         }
         "GET" => {
             let Some(key) = single_arg(rest) else { return (wrong_args("GET"), false) };
-            let mut ks = shared.keyspace.lock().expect("keyspace");
+            let mut ks = shared.lock_keyspace(false).await.expect("waits, never busy");
             match ks.get(0, key, now) {
                 Some(Value::Str(v)) => {
                     let mut out = format!("${}\n", v.len()).into_bytes();
@@ -45,7 +45,7 @@ pub fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
         }
         "DEL" => {
             let Some(key) = single_arg(rest) else { return (wrong_args("DEL"), false) };
-            let mut ks = shared.keyspace.lock().expect("keyspace");
+            let mut ks = shared.lock_keyspace(false).await.expect("waits, never busy");
             match ks.remove(0, key, now) {
                 Some(_) => (b"+OK\n".to_vec(), false),
                 None => (b"-ERROR: key not found\n".to_vec(), false),

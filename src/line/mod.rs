@@ -44,7 +44,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream) {
         let Some(item) = item else { break };
         let close = match item {
             Ok(line) => {
-                let (reply, close) = cmd::execute(&shared, &line);
+                let (reply, close) = cmd::execute(&shared, &line).await;
                 out.extend_from_slice(&reply);
                 close
             }

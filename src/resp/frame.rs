@@ -34,6 +34,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     Set(Vec<Frame>),
     Double(f64),
+    /// A double whose text is already formatted, for replies Redis formats its own way
+    /// (`addReplyHumanLongDouble`: GEOPOS coordinates). RESP3 `,text`, RESP2 a bulk string.
+    DoubleText(String),
     Boolean(bool),
     Verbatim(&'static str, Bytes),
     BigNumber(String),
@@ -125,6 +128,13 @@ impl Frame {
             }
             Frame::Double(d) => {
                 let text = fmt_double(*d);
+                if resp3 {
+                    line(out, b',', text.as_bytes());
+                } else {
+                    bulk(out, text.as_bytes());
+                }
+            }
+            Frame::DoubleText(text) => {
                 if resp3 {
                     line(out, b',', text.as_bytes());
                 } else {

@@ -92,7 +92,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
     }
     let _ = flush(&shared, &mut wr, &mut out).await;
     let _ = wr.shutdown().await;
-    cleanup(&shared, &mut sess);
+    cleanup(&shared, &mut sess).await;
 }
 
 async fn flush(shared: &Shared, wr: &mut tokio::net::tcp::OwnedWriteHalf, out: &mut BytesMut) -> std::io::Result<()> {
@@ -106,9 +106,9 @@ async fn flush(shared: &Shared, wr: &mut tokio::net::tcp::OwnedWriteHalf, out: &
 }
 
 /// Forgets the client everywhere: its subscriptions, watches, and the client list.
-pub fn cleanup(shared: &Shared, sess: &mut Session) {
+pub async fn cleanup(shared: &Shared, sess: &mut Session) {
     {
-        let mut ks = shared.keyspace.lock().expect("keyspace");
+        let Some(mut ks) = shared.lock_keyspace(false).await else { return };
         let watched: Vec<(usize, Bytes)> = sess.watched.drain(..).map(|w| (w.db, w.key)).collect();
         ks.unwatch_all(sess.id, &watched);
     }
@@ -134,7 +134,17 @@ async fn run_batch(
     while !pending.is_empty() {
         let mut blocked: Option<(u64, Option<i64>, tokio::sync::oneshot::Receiver<Frame>)> = None;
         {
-            let mut ks = shared.keyspace.lock().expect("keyspace");
+            let Some(mut ks) = shared.lock_keyspace(true).await else {
+                // A script has run past busy-reply-threshold and holds the keyspace: answer this
+                // command without it, then look again (the script may end at any moment).
+                if let Some(argv) = pending.pop_front() {
+                    busy_reply(shared, &argv).encode(sess.resp3, out);
+                }
+                if flush(shared, wr, out).await.is_err() {
+                    return false;
+                }
+                continue;
+            };
             while let Some(argv) = pending.pop_front() {
                 let now_ms = shared.now_ms();
                 let (reply, block) = run_one(shared, &mut ks, sess, &argv, now_ms, true);
@@ -164,7 +174,7 @@ async fn run_batch(
         }
         if let Some((id, deadline_ms, rx)) = blocked {
             if flush(shared, wr, out).await.is_err() {
-                unblock_now(shared, id);
+                unblock_now(shared, id).await;
                 return false;
             }
             match wait_blocked(shared, sess, id, deadline_ms, rx, rd, inbuf).await {
@@ -176,6 +186,21 @@ async fn run_batch(
         }
     }
     true
+}
+
+/// The reply to a command that arrives while a script runs past `busy-reply-threshold`, as Redis's
+/// `processCommand`: SCRIPT KILL and FUNCTION KILL do their work; everything else is refused.
+/// (Redis also runs the other `allow-busy` commands, such as MULTI or CLIENT, in this state;
+/// terrarium's handlers all need the keyspace, so they get BUSY too.)
+fn busy_reply(shared: &Shared, argv: &[Bytes]) -> Frame {
+    let sub = argv.get(1).map(|a| a.eq_ignore_ascii_case(b"kill")).unwrap_or(false);
+    if sub && argv.len() == 2 && argv[0].eq_ignore_ascii_case(b"script") {
+        return shared.script_run.kill(true);
+    }
+    if sub && argv.len() == 2 && argv[0].eq_ignore_ascii_case(b"function") {
+        return shared.script_run.kill(false);
+    }
+    Frame::error(shared.script_run.busy_error())
 }
 
 /// Runs one command with the keyspace already locked. Returns the reply and, for a blocking
@@ -194,9 +219,10 @@ pub fn run_one(
     (reply, block)
 }
 
-fn unblock_now(shared: &Shared, id: u64) {
-    let mut ks = shared.keyspace.lock().expect("keyspace");
-    ks.unblock(id);
+async fn unblock_now(shared: &Shared, id: u64) {
+    if let Some(mut ks) = shared.lock_keyspace(false).await {
+        ks.unblock(id);
+    }
 }
 
 /// Waits for a parked client's reply. `None` means the connection must close.
@@ -243,9 +269,9 @@ async fn wait_blocked(
         }
     };
     sess.handle.info.lock().expect("client info").blocked = false;
-    let timeout_reply = {
-        let mut ks = shared.keyspace.lock().expect("keyspace");
-        ks.unblock(id)
+    let timeout_reply = match shared.lock_keyspace(false).await {
+        Some(mut ks) => ks.unblock(id),
+        None => None,
     };
     match timeout_reply {
         // Still waiting: the timeout (or unblock) wins.

@@ -117,7 +117,9 @@ async fn expire_cycle(shared: Arc<Shared>) {
             _ = shutdown.changed() => return,
         }
         let now = shared.now_ms();
-        let mut ks = shared.keyspace.lock().expect("keyspace");
+        // A running script holds the keyspace for as long as it runs; skip the tick rather
+        // than park a runtime thread behind it.
+        let Ok(mut ks) = shared.keyspace.try_lock() else { continue };
         ks.active_expire(now);
         if ks.has_ready_keys() {
             ks.serve_blocked(now);

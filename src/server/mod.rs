@@ -134,6 +134,20 @@ pub struct ClientInfo {
 }
 
 impl ClientHandle {
+    /// A client with no connection: the one scripts run their commands as.
+    pub fn detached(name: &str) -> ClientHandle {
+        ClientHandle {
+            id: 0,
+            addr: String::new(),
+            laddr: String::new(),
+            created_ms: 0,
+            info: Mutex::new(ClientInfo { name: name.to_string(), ..Default::default() }),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+            unblock_notify: Notify::new(),
+        }
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();
@@ -216,6 +230,11 @@ pub struct Shared {
     pub last_save_s: i64,
     /// The port the RESP listener actually bound (port 0 in tests).
     pub redis_port: AtomicU64,
+    /// The Lua engine. Only ever locked while the keyspace lock is held, so it is never
+    /// contended; it is a separate mutex because the VM is not part of the data.
+    pub scripting: Mutex<crate::script::Engine>,
+    /// The running script, readable without any lock (BUSY, SCRIPT KILL).
+    pub script_run: Arc<crate::script::RunState>,
 }
 
 impl Shared {
@@ -227,7 +246,10 @@ impl Shared {
             (0..40).map(|_| format!("{:x}", r.gen_range(0..16))).collect()
         };
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let script_run = Arc::new(crate::script::RunState::default());
         Arc::new(Shared {
+            scripting: Mutex::new(crate::script::Engine::new(script_run.clone())),
+            script_run,
             keyspace: Mutex::new(Keyspace::new()),
             pubsub: Mutex::new(PubSub::default()),
             clients: Mutex::new(HashMap::new()),
@@ -245,6 +267,29 @@ impl Shared {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Takes the keyspace lock without blocking a runtime thread while a script runs: a script can
+    /// hold the lock for seconds, and a tokio worker parked on a std mutex for that long could be
+    /// the one that has to carry out SCRIPT KILL. Returns `None` once the script has passed
+    /// `busy-reply-threshold` and `busy_ok` is set: the caller then answers `-BUSY`.
+    pub async fn lock_keyspace(&self, busy_ok: bool) -> Option<std::sync::MutexGuard<'_, Keyspace>> {
+        loop {
+            match self.keyspace.try_lock() {
+                Ok(g) => return Some(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if self.script_run.is_running() {
+                if busy_ok && self.script_run.is_timed_out() {
+                    return None;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            } else {
+                // Ordinary contention lasts microseconds; yield rather than park the thread.
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     pub fn requirepass(&self) -> Option<String> {

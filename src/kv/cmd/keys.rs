@@ -267,7 +267,8 @@ fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             continue;
         }
         if let Some(t) = &o.type_filter {
-            if ctx.get(&k).map(|v| v.type_name()) != Some(t.as_str()) {
+            // Redis compares with strcasecmp; module type names such as "MBbloom--" have capitals.
+            if !ctx.get(&k).is_some_and(|v| v.type_name().eq_ignore_ascii_case(t)) {
                 continue;
             }
         }

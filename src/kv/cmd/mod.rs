@@ -30,11 +30,14 @@ use crate::kv::zset::ZSet;
 use crate::resp::Frame;
 use crate::server::{Session, Shared};
 
+pub mod bloom;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod spec;
@@ -259,9 +262,12 @@ impl Table {
             list::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
+            geo::COMMANDS,
             server::COMMANDS,
             transaction::COMMANDS,
             pubsub::COMMANDS,
+            scripting::COMMANDS,
+            bloom::COMMANDS,
         ];
         for family in families {
             for &(name, handler) in family.iter() {
@@ -329,12 +335,24 @@ pub fn lookup(argv: &[Bytes]) -> Result<&'static Command, CmdError> {
     Ok(cmd)
 }
 
-fn arity_ok(arity: i32, argc: usize) -> bool {
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
     if arity >= 0 {
         argc == arity as usize
     } else {
         argc >= (-arity) as usize
     }
+}
+
+/// Resolves a command for `redis.call`, as Redis's `lookupCommand`: the subcommand when the
+/// command has them and one is given, the command itself otherwise; arity is the caller's check.
+pub fn lookup_for_script(argv: &[Bytes]) -> Option<&'static Command> {
+    let t = table();
+    let name = lower(&argv[0]);
+    let cmd = t.get(&name)?;
+    if cmd.container && argv.len() >= 2 {
+        return t.get(&format!("{}|{}", cmd.spec.name, lower(&argv[1])));
+    }
+    Some(cmd)
 }
 
 fn truncate_lossy(b: &[u8], max: usize) -> String {

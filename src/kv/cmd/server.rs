@@ -37,25 +37,7 @@ pub static COMMANDS: &[(&str, Handler)] = &[
     ("object|idletime", object_idletime),
     ("object|refcount", object_refcount),
     ("debug", debug),
-    ("function", function_container),
-    ("function|flush", function_flush),
 ];
-
-/// FUNCTION <subcommand>: dispatch always resolves the subcommand first (arity -2 guarantees one),
-/// so this body only runs if the table is inconsistent.
-fn function_container(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    Err(CmdError::new(format!("ERR unknown subcommand '{}'. Try FUNCTION HELP.", String::from_utf8_lossy(&argv[1]))))
-}
-
-/// FUNCTION FLUSH [ASYNC | SYNC]: terrarium has no function libraries yet (scripting is its own
-/// issue), so there is never anything to delete; the reply and the argument checks are Redis's.
-fn function_flush(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    match argv.get(2) {
-        None => Ok(Frame::ok()),
-        Some(a) if argv.len() == 3 && (eq_ic(a, "async") || eq_ic(a, "sync")) => Ok(Frame::ok()),
-        Some(_) => Err(CmdError::new("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")),
-    }
-}
 
 fn help_reply(lines: &[&str]) -> CmdResult {
     Ok(Frame::Array(lines.iter().map(|l| Frame::Simple(l.to_string())).collect()))
@@ -265,6 +247,9 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for (name, value) in updates {
         // The two names of the script time limit are one setting, as in Redis.
         if name == "lua-time-limit" || name == "busy-reply-threshold" {
+            if let Ok(ms) = value.parse::<i64>() {
+                ctx.shared.script_run.set_busy_threshold_ms(ms);
+            }
             cfg.params.insert("lua-time-limit".into(), value.clone());
             cfg.params.insert("busy-reply-threshold".into(), value);
         } else {

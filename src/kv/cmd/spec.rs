@@ -37,6 +37,54 @@ macro_rules! spec {
 }
 
 pub static SPECS: &[CommandSpec] = &[
+    // Scripting and functions (src/kv/cmd/scripting.rs).
+    spec!("eval", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", 0, 0, 0, "@slow @scripting"),
+    spec!("evalsha", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", 0, 0, 0, "@slow @scripting"),
+    spec!(
+        "eval_ro",
+        -3,
+        "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        0,
+        0,
+        0,
+        "@slow @scripting"
+    ),
+    spec!(
+        "evalsha_ro",
+        -3,
+        "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        0,
+        0,
+        0,
+        "@slow @scripting"
+    ),
+    spec!("fcall", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", 0, 0, 0, "@slow @scripting"),
+    spec!(
+        "fcall_ro",
+        -3,
+        "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        0,
+        0,
+        0,
+        "@slow @scripting"
+    ),
+    spec!("script", -2, "", 0, 0, 0, "@slow"),
+    spec!("script|help", 2, "loading stale", 0, 0, 0, "@slow @scripting"),
+    spec!("script|flush", -2, "noscript", 0, 0, 0, "@slow @scripting"),
+    spec!("script|debug", 3, "noscript", 0, 0, 0, "@slow @scripting"),
+    spec!("script|exists", -3, "noscript", 0, 0, 0, "@slow @scripting"),
+    spec!("script|kill", 2, "noscript allow_busy", 0, 0, 0, "@slow @scripting"),
+    spec!("script|load", 3, "noscript stale", 0, 0, 0, "@slow @scripting"),
+    spec!("function", -2, "", 0, 0, 0, "@slow"),
+    spec!("function|list", -2, "noscript", 0, 0, 0, "@slow @scripting"),
+    spec!("function|restore", -3, "write denyoom noscript", 0, 0, 0, "@write @slow @scripting"),
+    spec!("function|dump", 2, "noscript", 0, 0, 0, "@slow @scripting"),
+    spec!("function|help", 2, "loading stale", 0, 0, 0, "@slow @scripting"),
+    spec!("function|kill", 2, "noscript allow_busy", 0, 0, 0, "@slow @scripting"),
+    spec!("function|delete", 3, "write noscript", 0, 0, 0, "@write @slow @scripting"),
+    spec!("function|flush", -2, "write noscript", 0, 0, 0, "@write @slow @scripting"),
+    spec!("function|load", -3, "write denyoom noscript", 0, 0, 0, "@write @slow @scripting"),
+    spec!("function|stats", 2, "noscript allow_busy", 0, 0, 0, "@slow @scripting"),
     spec!("ping", -1, "fast", 0, 0, 0, "@fast @connection"),
     spec!("echo", 2, "loading stale fast", 0, 0, 0, "@fast @connection"),
     spec!("quit", -1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, "@fast @connection"),
@@ -249,6 +297,29 @@ pub static SPECS: &[CommandSpec] = &[
     spec!("pubsub|help", 2, "loading stale", 0, 0, 0, "@slow"),
     // Scripting arrives with its own issue; FUNCTION FLUSH is here because an empty function
     // registry is already exactly right for it.
-    spec!("function", -2, "", 0, 0, 0, "@slow"),
-    spec!("function|flush", -2, "write noscript", 0, 0, 0, "@write @slow @scripting"),
+    // GEO (src/kv/cmd/geo.rs), as COMMAND INFO reports them in Redis 7.0.15.
+    spec!("geoadd", -5, "write denyoom", 1, 1, 1, "@write @geo @slow"),
+    spec!("geopos", -2, "readonly", 1, 1, 1, "@read @geo @slow"),
+    spec!("geodist", -4, "readonly", 1, 1, 1, "@read @geo @slow"),
+    spec!("geohash", -2, "readonly", 1, 1, 1, "@read @geo @slow"),
+    spec!("georadius", -6, "write denyoom movablekeys", 1, 1, 1, "@write @geo @slow"),
+    spec!("georadius_ro", -6, "readonly", 1, 1, 1, "@read @geo @slow"),
+    spec!("georadiusbymember", -5, "write denyoom movablekeys", 1, 1, 1, "@write @geo @slow"),
+    spec!("georadiusbymember_ro", -5, "readonly", 1, 1, 1, "@read @geo @slow"),
+    spec!("geosearch", -7, "readonly", 1, 1, 1, "@read @geo @slow"),
+    spec!("geosearchstore", -8, "write denyoom", 1, 2, 1, "@write @geo @slow"),
+    // RedisBloom's BF.* (src/kv/cmd/bloom.rs): arity from its command-info table, flags as Redis
+    // reports a module command's (with "module"), ACL categories as current RedisBloom declares
+    // them. BF.DEBUG is -2 rather than 2 because terrarium accepts `BF.DEBUG key FILL`.
+    spec!("bf.reserve", -4, "write denyoom module", 1, 1, 1, "@write @fast @bloom"),
+    spec!("bf.add", 3, "write denyoom module", 1, 1, 1, "@write @bloom"),
+    spec!("bf.madd", -3, "write denyoom module", 1, 1, 1, "@write @bloom"),
+    spec!("bf.insert", -4, "write denyoom module", 1, 1, 1, "@write @bloom"),
+    spec!("bf.exists", 3, "readonly module fast", 1, 1, 1, "@read @bloom"),
+    spec!("bf.mexists", -3, "readonly module fast", 1, 1, 1, "@read @bloom"),
+    spec!("bf.info", -2, "readonly module fast", 1, 1, 1, "@read @fast @bloom"),
+    spec!("bf.card", 2, "readonly module fast", 1, 1, 1, "@read @fast @bloom"),
+    spec!("bf.debug", -2, "readonly module fast", 1, 1, 1, "@read @bloom"),
+    spec!("bf.scandump", 3, "readonly module fast", 1, 1, 1, "@read @bloom"),
+    spec!("bf.loadchunk", 4, "write denyoom module", 1, 1, 1, "@write @bloom"),
 ];
