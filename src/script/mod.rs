@@ -312,7 +312,7 @@ pub fn parse_eval_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
     for part in &parts[1..] {
         let part = String::from_utf8_lossy(part);
         if let Some(list) = part.strip_prefix("flags=") {
-            for f in list.split(',') {
+            for f in list.split(',').filter(|f| !f.is_empty()) {
                 if flags.set(f).is_none() {
                     return Err(format!("Unexpected flag in script shebang: {f}"));
                 }

@@ -26,13 +26,14 @@ local real = {}              -- the real globals; the proxy below is all a scrip
 local rawget, rawset, setmetatable, getmetatable, type, tostring, error, select, unpack, xpcall, pcall =
     rawget, rawset, setmetatable, getmetatable, type, tostring, error, select, unpack, xpcall, pcall
 
--- What Redis 7.0 leaves a script: Lua's base functions minus print/dofile/loadfile, the string,
--- table and math libraries, and Redis's own libraries.
+-- What Redis 7.0.15 leaves a script: Lua's base functions minus print, dofile, loadfile, getfenv,
+-- setfenv and newproxy (measured on the real server), the string, table and math libraries, and
+-- Redis's own libraries.
 local keep = {
-  'xpcall', 'tostring', 'getfenv', 'setmetatable', 'next', 'assert', 'tonumber', 'rawequal',
+  'xpcall', 'tostring', 'setmetatable', 'next', 'assert', 'tonumber', 'rawequal',
   'collectgarbage', 'getmetatable', 'rawset', 'pcall', 'coroutine', 'type', 'select', 'unpack',
-  'gcinfo', 'pairs', 'rawget', 'loadstring', 'ipairs', '_VERSION', 'setfenv', 'load', 'error',
-  'newproxy', 'string', 'table', 'math',
+  'gcinfo', 'pairs', 'rawget', 'loadstring', 'ipairs', '_VERSION', 'load', 'error',
+  'string', 'table', 'math',
 }
 local G0 = getfenv(0)
 for _, name in ipairs(keep) do real[name] = G0[name] end
@@ -149,6 +150,8 @@ local function handler(err)
   return err
 end
 
+real.__redis__err__handler = handler
+
 -- Functions (FUNCTION LOAD) see their own globals: while a library's top level runs, only
 -- redis.register_function and redis.log; afterwards, everything a script sees.
 local missing = {
@@ -178,10 +181,11 @@ local function load_library(f)
   return ok, e
 end
 
--- Runs an EVAL body: KEYS and ARGV are globals, as in Redis.
+-- Runs an EVAL body: KEYS and ARGV are globals, as in Redis. They live in the scripts' proxy
+-- itself, where functions (which read through `real`) cannot see them, as in Redis.
 local function run_eval(f, keys, argv)
-  rawset(real, 'KEYS', keys)
-  rawset(real, 'ARGV', argv)
+  rawset(G, 'KEYS', keys)
+  rawset(G, 'ARGV', argv)
   return xpcall(f, handler)
 end
 

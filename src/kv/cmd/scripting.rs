@@ -115,7 +115,7 @@ fn help(name: &str, lines: &[&str]) -> CmdResult {
     let mut out = vec![Frame::Simple(format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
     out.extend(lines.iter().map(|l| Frame::Simple(l.to_string())));
     out.push(Frame::Simple("HELP".into()));
-    out.push(Frame::Simple("    Print this help.".into()));
+    out.push(Frame::Simple("    Prints this help.".into()));
     Ok(Frame::Array(out))
 }
 
