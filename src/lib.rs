@@ -14,6 +14,7 @@
 //! | [`diff`]        | the differential runner: same commands to terrarium and real Redis     |
 //! | [`geo`]         | geohash scores, the nine-cell search, distances (GEO* commands)        |
 //! | [`bloom`]       | RedisBloom's scalable Bloom filter, bit-exact (BF.* commands)          |
+//! | [`cluster`]     | consistent hashing with virtual nodes (a demo's library; no sharding) |
 //! | [`limits`]      | every limit, named, with units last                                     |
 //! | [`clock`]       | time as a parameter                                                     |
 //!
@@ -22,6 +23,7 @@
 
 pub mod bloom;
 pub mod clock;
+pub mod cluster;
 pub mod diff;
 pub mod geo;
 pub mod kv;

@@ -137,6 +137,29 @@ pub fn lua_to_frame(v: &Value, resp3: bool) -> Frame {
     to_frame(v, resp3, 0)
 }
 
+/// [`lua_to_frame`] for a top-level value whose table kind the prelude already worked out
+/// (`err`, `ok`, `double`, ..., `array`), which saves probing each key through the binding.
+pub fn lua_to_frame_kind(v: &Value, kind: Option<&[u8]>, resp3: bool) -> Frame {
+    let (Value::Table(t), Some(kind)) = (v, kind) else {
+        return to_frame(v, resp3, 0);
+    };
+    if kind == b"array" {
+        return array_frame(t, resp3, 0);
+    }
+    table_to_frame(t, resp3, 0)
+}
+
+fn array_frame(t: &Table, resp3: bool, depth: usize) -> Frame {
+    let mut items = Vec::new();
+    for v in t.sequence_values::<Value>() {
+        match v {
+            Ok(v) => items.push(to_frame(&v, resp3, depth + 1)),
+            Err(_) => break,
+        }
+    }
+    Frame::Array(items)
+}
+
 fn to_frame(v: &Value, resp3: bool, depth: usize) -> Frame {
     if depth > SCRIPT_REPLY_DEPTH_MAX {
         return Frame::error("ERR reached lua stack limit");
@@ -198,16 +221,7 @@ fn table_to_frame(t: &Table, resp3: bool, depth: usize) -> Frame {
         }
         return Frame::Set(items);
     }
-    let mut items = Vec::new();
-    let mut i = 1;
-    loop {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(to_frame(&v, resp3, depth + 1)),
-        }
-        i += 1;
-    }
-    Frame::Array(items)
+    array_frame(t, resp3, depth)
 }
 
 fn no_crlf(b: &[u8]) -> String {

@@ -336,9 +336,8 @@ struct Script {
 /// The Lua VM, the script cache, the function libraries, and the client scripts run commands as.
 pub struct Engine {
     lua: Lua,
-    /// The real (unprotected) `redis` table, where each run installs its call and pcall.
-    redis: Table,
-    outside_call: Function,
+    /// Where redis.call finds the running script's command context.
+    current: Arc<CurrentRun>,
     run_eval: Function,
     run_fcall: Function,
     env: Table,
@@ -364,7 +363,20 @@ impl Engine {
         let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         let resp3 = Arc::new(AtomicBool::new(false));
         let loading = Arc::new(Mutex::new(None));
+        let current = Arc::new(CurrentRun::default());
         let native = natives(&lua, &run, &resp3, &rng)?;
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let (cur, r3, rs) = (current.clone(), resp3.clone(), run.clone());
+            native.set(
+                name,
+                lua.create_function(move |lua, argv: MultiValue| {
+                    cur.with(lua, |lua, c, read_only| {
+                        c.sess.resp3 = r3.load(Ordering::Relaxed);
+                        redis_call(lua, c, argv.into_iter(), raise, read_only, &rs)
+                    })
+                })?,
+            )?;
+        }
         let l = loading.clone();
         native.set(
             "register_function",
@@ -379,8 +391,7 @@ impl Engine {
         let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
         let handle = Arc::new(ClientHandle::detached("lua"));
         Ok(Engine {
-            redis: prelude.get("redis")?,
-            outside_call: prelude.get::<Table>("redis")?.get("call")?,
+            current,
             run_eval: prelude.get("run_eval")?,
             run_fcall: prelude.get("run_fcall")?,
             env: prelude.get("env")?,
@@ -475,34 +486,22 @@ impl Engine {
             may_block: false,
             block: None,
         });
-        let sctx = &sctx;
-        let redis = &self.redis;
-        let outcome = lua.scope(|scope| {
-            // redis.call and redis.pcall borrow this run's keyspace, so they live only as long
-            // as the scope; mlua invalidates them when it ends.
-            let make = |raise: bool| {
-                scope.create_function(move |lua, argv: MultiValue| {
-                    let mut c = sctx.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                    c.sess.resp3 = resp3.load(Ordering::Relaxed);
-                    redis_call(lua, &mut c, argv.into_iter(), raise, read_only, run)
-                })
-            };
-            redis.raw_set("call", make(true)?)?;
-            redis.raw_set("pcall", make(false)?)?;
-            let _ = lua.set_named_registry_value(PENDING, Value::Nil);
-            let keys_t =
-                lua.create_sequence_from(keys.iter().map(|k| lua.create_string(k)).collect::<Result<Vec<_>, _>>()?)?;
-            let args_t =
-                lua.create_sequence_from(args.iter().map(|a| lua.create_string(a)).collect::<Result<Vec<_>, _>>()?)?;
-            let (ok, value): (bool, Value) = runner.call((func, keys_t, args_t))?;
+        let _current = self.current.enter(&sctx, read_only);
+        let outcome = (|| -> mlua::Result<Frame> {
+            let keys_t = string_array(lua, keys)?;
+            let args_t = string_array(lua, args)?;
+            let (ok, value, kind): (bool, Value, Value) = runner.call((func, keys_t, args_t))?;
             Ok(if ok {
-                convert::lua_to_frame(&value, resp3.load(Ordering::Relaxed))
+                let kind = match &kind {
+                    Value::String(k) => Some(k.as_bytes().to_vec()),
+                    _ => None,
+                };
+                convert::lua_to_frame_kind(&value, kind.as_deref(), resp3.load(Ordering::Relaxed))
             } else {
                 script_error(&value, name, run.killed(), is_eval)
             })
-        });
-        let _ = self.redis.raw_set("call", self.outside_call.clone());
-        let _ = self.redis.raw_set("pcall", self.outside_call.clone());
+        })();
+        drop(_current);
         self.run.end();
         self.calls += 1;
         if self.calls >= SCRIPT_GC_PERIOD_CALLS {
@@ -522,6 +521,19 @@ impl Engine {
     pub fn prelude(&self) -> &Table {
         &self.prelude
     }
+}
+
+/// KEYS or ARGV as a Lua array. UTF-8 arguments (nearly all) are pushed straight onto the Lua
+/// stack; only binary ones go through a string handle, which costs a registry slot.
+fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        match std::str::from_utf8(item) {
+            Ok(s) => t.raw_set(i + 1, s)?,
+            Err(_) => t.raw_set(i + 1, lua.create_string(item)?)?,
+        }
+    }
+    Ok(t)
 }
 
 /// The reply for a script that raised an error, as Redis's `luaCallFunction` builds it:
@@ -569,6 +581,57 @@ pub fn sha1_hex(data: &[u8]) -> String {
 // ------------------------------------------------------------------------------------------------
 // redis.call / redis.pcall
 // ------------------------------------------------------------------------------------------------
+
+/// The command context of the script that is running, for `redis.call` and `redis.pcall`.
+///
+/// Those two functions are created once, when the engine starts, because creating a Lua function
+/// per script (mlua's `scope`) cost more than the rest of a short script's run. A function made
+/// once must be `'static`, while the context it needs borrows the caller's locked keyspace for
+/// one run only; so the run publishes a pointer to its context here for exactly as long as Lua
+/// may call back, and clears it before the context goes away.
+#[derive(Default)]
+struct CurrentRun {
+    ctx: std::sync::atomic::AtomicPtr<()>,
+    read_only: AtomicBool,
+}
+
+/// Clears [`CurrentRun`] when a run ends, however it ends.
+struct Entered<'a>(&'a CurrentRun);
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.0.ctx.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+impl CurrentRun {
+    fn enter<'a>(&'a self, ctx: &'a std::cell::RefCell<Ctx<'_>>, read_only: bool) -> Entered<'a> {
+        self.read_only.store(read_only, Ordering::Relaxed);
+        self.ctx.store(ctx as *const std::cell::RefCell<Ctx<'_>> as *mut (), Ordering::Release);
+        Entered(self)
+    }
+
+    fn with<R>(&self, lua: &Lua, f: impl FnOnce(&Lua, &mut Ctx<'_>, bool) -> mlua::Result<R>) -> mlua::Result<R>
+    where
+        R: Default,
+    {
+        let p = self.ctx.load(Ordering::Acquire) as *const std::cell::RefCell<Ctx<'_>>;
+        if p.is_null() {
+            return fail_table(lua, "ERR redis.call/pcall can only be called inside a script invocation")
+                .map(|_| R::default());
+        }
+        // SAFETY: `p` was stored by `enter` from a `RefCell<Ctx>` on the stack of `Engine::run`,
+        // and the `Entered` guard that `run` holds until after Lua returns resets it to null
+        // before that `RefCell` is dropped. Lua calls this function only from inside that call:
+        // the engine sits behind a mutex, so one script runs at a time, and the VM runs on the
+        // thread that holds it. The pointee is therefore alive here, and the `RefCell` refuses
+        // a second, overlapping borrow.
+        #[allow(unsafe_code)]
+        let cell = unsafe { &*p };
+        let mut c = cell.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+        f(lua, &mut c, self.read_only.load(Ordering::Relaxed))
+    }
+}
 
 /// Turns the arguments of `redis.call` into an argv: strings as they are, numbers as `%.17g`
 /// (Lua's own `%.14g` would lose precision), anything else is an error.
@@ -924,12 +987,6 @@ fn natives(lua: &Lua, run: &Arc<RunState>, resp3: &Arc<AtomicBool>, rng: &Arc<Mu
             let v: Value = lua.named_registry_value(PENDING)?;
             lua.set_named_registry_value(PENDING, Value::Nil)?;
             Ok(v)
-        })?,
-    )?;
-    t.set(
-        "outside_call",
-        lua.create_function(|lua, _: MultiValue| -> mlua::Result<MultiValue> {
-            fail_table(lua, "ERR redis.call/pcall can only be called inside a script invocation")
         })?,
     )?;
     Ok(t)

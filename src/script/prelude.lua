@@ -61,12 +61,12 @@ real.setmetatable = function(t, mt)
   return setmetatable(t, mt)
 end
 
--- redis.call and redis.pcall are Rust functions that Rust installs in this table for the
--- duration of each script (they borrow the locked keyspace); between scripts they only say so.
--- Every native function raises its errors through native.take_pending (see handler below).
+-- redis.call and redis.pcall are Rust functions; between scripts they only say that they can be
+-- called inside one. Every native function raises its errors through native.take_pending (see
+-- the handler below).
 local redis = {}
-redis.call = native.outside_call
-redis.pcall = native.outside_call
+redis.call = native.call
+redis.pcall = native.pcall
 local take_pending = native.take_pending
 
 redis.sha1hex = native.sha1hex
@@ -181,17 +181,40 @@ local function load_library(f)
   return ok, e
 end
 
+-- What kind of reply a returned table is, probed in Redis's order (luaReplyToRedisReply). Done
+-- here because these rawgets of constant keys cost nothing in Lua, and seven lookups through the
+-- Rust binding cost more than a short script's commands.
+local function kind(r)
+  if type(r) ~= 'table' then return nil end
+  if type(rawget(r, 'err')) == 'string' then return 'err' end
+  if type(rawget(r, 'ok')) == 'string' then return 'ok' end
+  if type(rawget(r, 'double')) == 'number' then return 'double' end
+  if type(rawget(r, 'big_number')) == 'string' then return 'big_number' end
+  local v = rawget(r, 'verbatim_string')
+  if type(v) == 'table' and type(rawget(v, 'format')) == 'string' and type(rawget(v, 'string')) == 'string' then
+    return 'verbatim_string'
+  end
+  if type(rawget(r, 'map')) == 'table' then return 'map' end
+  if type(rawget(r, 'set')) == 'table' then return 'set' end
+  return 'array'
+end
+
+local function finish(ok, r)
+  if ok then return ok, r, kind(r) end
+  return ok, r
+end
+
 -- Runs an EVAL body: KEYS and ARGV are globals, as in Redis. They live in the scripts' proxy
 -- itself, where functions (which read through `real`) cannot see them, as in Redis.
 local function run_eval(f, keys, argv)
   rawset(G, 'KEYS', keys)
   rawset(G, 'ARGV', argv)
-  return xpcall(f, handler)
+  return finish(xpcall(f, handler))
 end
 
 -- Runs a function registered by FUNCTION LOAD: keys and args are its parameters.
 local function run_fcall(f, keys, args)
-  return xpcall(function() return f(keys, args) end, handler)
+  return finish(xpcall(function() return f(keys, args) end, handler))
 end
 
 return {

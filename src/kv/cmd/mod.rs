@@ -347,8 +347,16 @@ pub fn arity_ok(arity: i32, argc: usize) -> bool {
 /// command has them and one is given, the command itself otherwise; arity is the caller's check.
 pub fn lookup_for_script(argv: &[Bytes]) -> Option<&'static Command> {
     let t = table();
-    let name = lower(&argv[0]);
-    let cmd = t.get(&name)?;
+    // Lowercase into a stack buffer: a script's commands should not cost an allocation each.
+    let mut buf = [0u8; 32];
+    let name0 = &argv[0];
+    if name0.len() > buf.len() {
+        return None;
+    }
+    let n = &mut buf[..name0.len()];
+    n.copy_from_slice(name0);
+    n.make_ascii_lowercase();
+    let cmd = t.get(std::str::from_utf8(n).ok()?)?;
     if cmd.container && argv.len() >= 2 {
         return t.get(&format!("{}|{}", cmd.spec.name, lower(&argv[1])));
     }
