@@ -89,8 +89,10 @@ pub const BLOOM_HASHES_COUNT_MAX: u32 = 1_100;
 pub const BLOOM_SCANDUMP_CHUNK_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
 /// How deep a script's reply may nest before terrarium answers `reached lua stack limit`, as Redis
-/// does when its Lua stack runs out. A table that contains itself would otherwise never end.
-pub const SCRIPT_REPLY_DEPTH_MAX: usize = 1_000;
+/// does when its Lua stack runs out. A table that contains itself would otherwise never end, and
+/// converting and encoding recurse once per level on a runtime worker's 2 MiB stack: 200 levels
+/// stay far inside it even in a debug build. (Redis itself allows about 2,600.)
+pub const SCRIPT_REPLY_DEPTH_MAX: usize = 200;
 
 /// How many Lua VM instructions run between two checks of the script's running time, as in Redis
 /// (`lua_sethook(..., LUA_MASKCOUNT, 100000)`): frequent enough to answer SCRIPT KILL within
@@ -107,3 +109,33 @@ pub const FUNCTION_LOAD_TIMEOUT_MS: u64 = 500;
 /// How many scripts run between two incremental garbage-collection steps (Redis's
 /// `LUA_GC_CYCLE_PERIOD`): a full collection after each script would add latency to every call.
 pub const SCRIPT_GC_PERIOD_CALLS: u32 = 50;
+
+/// PostgreSQL's `MAX_STARTUP_PACKET_LENGTH`: the body of a StartupMessage (or SSLRequest,
+/// GSSENCRequest, CancelRequest) after its 4-byte length. A first packet announcing more, or less
+/// than the 4-byte version code, is refused before a byte of its body is buffered.
+pub const PG_STARTUP_PACKET_BYTES_MAX: usize = 10_000;
+
+/// PostgreSQL's `PQ_LARGE_MESSAGE_LIMIT` (`MaxAllocSize - 1`): the largest Query, Parse, Bind,
+/// FunctionCall or CopyData message, length word included. Bytes are buffered only as they arrive,
+/// so announcing this much costs nothing until the client actually sends it.
+pub const PG_MESSAGE_BYTES_MAX: usize = 0x3fff_fffe;
+
+/// PostgreSQL's `PQ_SMALL_MESSAGE_LIMIT`: every other frontend message (Sync, Flush, Describe,
+/// Execute, Close, Terminate, CopyDone, CopyFail) is small by nature, so a bigger length word means
+/// the stream is not PostgreSQL's protocol.
+pub const PG_SMALL_MESSAGE_BYTES_MAX: usize = 10_000;
+
+/// PostgreSQL's `PG_MAX_AUTH_TOKEN_LENGTH`: a PasswordMessage, SASLInitialResponse or SASLResponse.
+pub const PG_AUTH_MESSAGE_BYTES_MAX: usize = 65_535;
+
+/// PostgreSQL's `NAMEDATALEN - 1`: user, database and application names longer than this are cut
+/// to this many bytes, as PostgreSQL cuts every identifier.
+pub const PG_NAME_BYTES_MAX: usize = 63;
+
+/// PostgreSQL's default `max_connections`: one more client gets `FATAL 53300 sorry, too many
+/// clients already` after its StartupMessage, as from a real server.
+pub const PG_CONNECTIONS_COUNT_MAX_DEFAULT: usize = 100;
+
+/// Replies to PostgreSQL clients are written out once this many bytes are pending, even before a
+/// Sync or Flush, so a query returning a million rows never buffers them all.
+pub const PG_SEND_BUFFER_FLUSH_BYTES: usize = 64 * 1024;

@@ -141,3 +141,44 @@ fn a_script_is_atomic_under_concurrent_clients() {
         assert_eq!(allowed, 5, "round {round}");
     }
 }
+
+/// A reply nested thousands deep gets an error at the depth limit instead of overflowing the
+/// stack (which would take the whole server down), and the server answers afterwards.
+#[test]
+fn a_deeply_nested_reply_does_not_crash_the_server() {
+    let srv = TestServer::start();
+    let mut c = srv.connect();
+    let body = "local t = {} local c = t for i = 1, 5000 do c[1] = {} c = c[1] end return t";
+    send(&mut c, &cmd(&["EVAL", body, "0"]));
+    let mut depth = 0;
+    loop {
+        let line = read_line(&mut c);
+        if line == "*1\r\n" {
+            depth += 1;
+            continue;
+        }
+        assert_eq!(line, "-ERR reached lua stack limit\r\n");
+        break;
+    }
+    assert!(depth > 100, "{depth}");
+    roundtrip(&mut c, b"PING\r\n", b"+PONG\r\n");
+}
+
+/// Many cached scripts: each one costs no mlua reference slot, so the ten-thousandth still runs.
+#[test]
+fn ten_thousand_cached_scripts_still_run() {
+    let srv = TestServer::start();
+    let mut c = srv.connect();
+    let mut batch = Vec::new();
+    for i in 0..10_000 {
+        batch.extend_from_slice(&cmd(&["SCRIPT", "LOAD", &format!("return {i}")]));
+    }
+    send(&mut c, &batch);
+    for _ in 0..10_000 {
+        let header = read_line(&mut c);
+        assert_eq!(header, "$40\r\n");
+        read_line(&mut c);
+    }
+    roundtrip(&mut c, &cmd(&["EVAL", "return 'still fine'", "0"]), b"$10\r\nstill fine\r\n");
+    roundtrip(&mut c, &cmd(&["EVAL", "return 9999", "0"]), b":9999\r\n");
+}

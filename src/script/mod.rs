@@ -54,7 +54,8 @@ use crate::server::{ClientHandle, Session};
 
 const PRELUDE: &str = include_str!("prelude.lua");
 
-const PENDING: &str = "terrarium.pending";
+/// The registry slot a native function leaves its real error value in (see the prelude header).
+pub const PENDING: &str = "terrarium.pending";
 
 /// Raises `msg` from a native function the way `luaL_error` does in Redis's C libraries: with the
 /// calling script's position in front (`user_script:3: ...`). See the prelude's header for why
@@ -328,8 +329,11 @@ pub fn parse_eval_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
 // The engine.
 // ------------------------------------------------------------------------------------------------
 
+/// A cached script's flags; its compiled function lives in the Lua table `Engine::compiled`,
+/// keyed by sha. Holding a `Function` handle per script instead would use one mlua reference
+/// slot each, and mlua has about 8,000 of them for the whole VM: the 8,000th SCRIPT LOAD would
+/// break every script.
 struct Script {
-    func: Function,
     flags: ScriptFlags,
 }
 
@@ -342,6 +346,8 @@ pub struct Engine {
     run_fcall: Function,
     env: Table,
     scripts: HashMap<String, Script>,
+    /// sha → compiled function.
+    compiled: Table,
     /// The client `redis.call` runs as: its own database (selected from the caller's) and RESP.
     fake: Session,
     resp3: Arc<AtomicBool>,
@@ -390,6 +396,7 @@ impl Engine {
         })?;
         let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
         let handle = Arc::new(ClientHandle::detached("lua"));
+        let compiled = lua.create_table()?;
         Ok(Engine {
             current,
             run_eval: prelude.get("run_eval")?,
@@ -399,6 +406,7 @@ impl Engine {
             prelude,
             lua,
             scripts: HashMap::new(),
+            compiled,
             fake: Session::new(handle, push_tx, false),
             resp3,
             run,
@@ -439,7 +447,8 @@ impl Engine {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| CmdError::new(format!("ERR Error compiling script (new function): {}", lua_message(&e))))?;
-        self.scripts.insert(sha.clone(), Script { func, flags });
+        self.compiled.raw_set(sha.as_str(), func).map_err(|e| CmdError::new(format!("ERR {}", lua_message(&e))))?;
+        self.scripts.insert(sha.clone(), Script { flags });
         Ok(sha)
     }
 
@@ -453,7 +462,10 @@ impl Engine {
             return Err(CmdError::new("ERR Can not execute a script with write flag using *_ro command."));
         }
         let read_only = ro || flags.no_writes;
-        let func = script.func.clone();
+        let func: Function = match self.compiled.raw_get(sha) {
+            Ok(f) => f,
+            Err(e) => return Err(CmdError::new(format!("ERR {}", lua_message(&e)))),
+        };
         let name = sha.to_string();
         Ok(self.run(ctx, func, &name, keys, args, read_only, true))
     }

@@ -332,29 +332,39 @@ struct Encoder<'a> {
     next: &'a Function,
     cfg: Config,
     out: Vec<u8>,
-    /// The tables on the current path (slot `2d - 1`) and each object's current key (slot `2d`).
+    /// The innermost open table and, for an object, the key `next` last gave.
+    table: Option<Table>,
+    key: Value,
+    /// The enclosing tables (slot `2d - 1`) and their current keys (slot `2d`), kept in Lua so
+    /// that a deep path costs no mlua references.
     path: Table,
     levels: Vec<Level>,
 }
 
 impl<'a> Encoder<'a> {
     fn new(lua: &Lua, next: &'a Function, cfg: Config) -> mlua::Result<Self> {
-        Ok(Encoder { next, cfg, out: Vec::new(), path: lua.create_table()?, levels: Vec::new() })
+        Ok(Encoder {
+            next,
+            cfg,
+            out: Vec::new(),
+            table: None,
+            key: Value::Nil,
+            path: lua.create_table()?,
+            levels: Vec::new(),
+        })
     }
 
     fn run(mut self, v: Value) -> Result<Vec<u8>, Raise> {
         // The C encoder starts with its one argument on the stack.
         self.value(v, 1)?;
-        loop {
-            let d = self.levels.len() as i64;
-            let Some(level) = self.levels.last_mut() else { break };
+        while let (Some(level), Some(t)) = (self.levels.last_mut(), &self.table) {
             let top = level.top;
             let first = level.written == 0;
             match &mut level.array {
                 Some((next, len)) => {
                     if *next > *len {
                         self.out.push(b']');
-                        self.close(d)?;
+                        self.close()?;
                         continue;
                     }
                     let i = *next;
@@ -363,17 +373,14 @@ impl<'a> Encoder<'a> {
                     if !first {
                         self.out.push(b',');
                     }
-                    let t: Table = self.path.raw_get(2 * d - 1)?;
                     let v: Value = t.raw_get(i)?;
                     self.value(v, top + 1)?;
                 }
                 None => {
-                    let t: Table = self.path.raw_get(2 * d - 1)?;
-                    let key: Value = self.path.raw_get(2 * d)?;
-                    let (k, v): (Value, Value) = self.next.call((t, key))?;
+                    let (k, v): (Value, Value) = self.next.call((t, &self.key))?;
                     if k == Value::Nil {
                         self.out.push(b'}');
-                        self.close(d)?;
+                        self.close()?;
                         continue;
                     }
                     level.written += 1;
@@ -397,7 +404,7 @@ impl<'a> Encoder<'a> {
                             )))
                         }
                     }
-                    self.path.raw_set(2 * d, k)?;
+                    self.key = k;
                     self.value(v, top + 2)?;
                 }
             }
@@ -405,8 +412,17 @@ impl<'a> Encoder<'a> {
         Ok(self.out)
     }
 
-    fn close(&mut self, d: i64) -> mlua::Result<()> {
+    /// Leaves the innermost table for the one around it.
+    fn close(&mut self) -> mlua::Result<()> {
         self.levels.pop();
+        let d = self.levels.len() as i64;
+        if d == 0 {
+            self.table = None;
+            self.key = Value::Nil;
+            return Ok(());
+        }
+        self.table = Some(self.path.raw_get(2 * d - 1)?);
+        self.key = self.path.raw_get(2 * d)?;
         self.path.raw_set(2 * d - 1, Value::Nil)?;
         self.path.raw_set(2 * d, Value::Nil)
     }
@@ -429,7 +445,14 @@ impl<'a> Encoder<'a> {
                     return Err(Raise::Msg(format!("Cannot serialise, excessive nesting ({depth})")));
                 }
                 let len = self.array_length(&t)?;
-                self.path.raw_set(2 * depth as i64 - 1, t)?;
+                // The enclosing table and its place wait in `path` until this one is written.
+                if let Some(parent) = self.table.take() {
+                    let d = self.levels.len() as i64;
+                    self.path.raw_set(2 * d - 1, parent)?;
+                    self.path.raw_set(2 * d, std::mem::replace(&mut self.key, Value::Nil))?;
+                }
+                self.table = Some(t);
+                self.key = Value::Nil;
                 if len > 0 {
                     self.out.push(b'[');
                     self.levels.push(Level { array: Some((1, len as i64)), written: 0, top });
@@ -493,6 +516,13 @@ impl<'a> Encoder<'a> {
             }
             _ => {}
         }
+        let precision = self.cfg.encode_number_precision;
+        // `%.14g` prints an integer with at most `precision` digits as the integer itself (and
+        // -0 as "-0"); the shortcut matters for big arrays of counters and ids.
+        if n.trunc() == n && n.abs() < 10f64.powi(precision) && !(n == 0.0 && n.is_sign_negative()) {
+            self.out.extend_from_slice((n as i64).to_string().as_bytes());
+            return Ok(());
+        }
         let text = if n.is_infinite() {
             if n > 0.0 {
                 "inf".to_string()
@@ -500,7 +530,7 @@ impl<'a> Encoder<'a> {
                 "-inf".to_string()
             }
         } else {
-            crate::resp::frame::fmt_g(n, self.cfg.encode_number_precision as usize)
+            crate::resp::frame::fmt_g(n, precision as usize)
         };
         self.out.extend_from_slice(text.as_bytes());
         Ok(())
@@ -761,6 +791,8 @@ struct Open {
     object: bool,
     /// The next array index.
     index: i64,
+    /// An object's key waiting for its value.
+    key: Vec<u8>,
     /// Stack slots the C parser would be using while it parses one of this container's values.
     child_top: usize,
 }
@@ -771,8 +803,10 @@ fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> Result<Value, Raise> {
         return Err(Raise::Msg("JSON parser does not support UTF-16 or UTF-32".into()));
     }
     let mut lx = Lexer { data, pos: 0, invalid_numbers: cfg.decode_invalid_numbers != 0 };
-    // The containers being filled (slot 2d - 1) and each object's pending key (slot 2d).
+    // The innermost container is `table`; the ones around it wait in `path` (slot d for depth
+    // d), in Lua, so that deep input costs no mlua references.
     let path = lua.create_table()?;
+    let mut table: Option<Table> = None;
     let mut open: Vec<Open> = Vec::new();
     let mut tok = lx.next();
     let result = 'value: loop {
@@ -799,9 +833,12 @@ fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> Result<Value, Raise> {
                 if first.tok == (if object { Tok::ObjEnd } else { Tok::ArrEnd }) {
                     Value::Table(t)
                 } else {
-                    path.raw_set(2 * depth as i64 - 1, t)?;
-                    open.push(Open { object, index: 1, child_top: top + if object { 2 } else { 1 } });
-                    tok = if object { object_key(lua, &mut lx, &path, depth, first)? } else { first };
+                    if let Some(parent) = table.replace(t) {
+                        path.raw_set(open.len(), parent)?;
+                    }
+                    let mut o = Open { object, index: 1, key: Vec::new(), child_top: top + if object { 2 } else { 1 } };
+                    tok = if object { object_key(&mut lx, &mut o, first)? } else { first };
+                    open.push(o);
                     continue 'value;
                 }
             }
@@ -809,12 +846,9 @@ fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> Result<Value, Raise> {
         };
         // The value is complete: store it in its container, which may complete in turn.
         loop {
-            let d = open.len() as i64;
-            let Some(o) = open.last_mut() else { break 'value v };
-            let t: Table = path.raw_get(2 * d - 1)?;
+            let (Some(o), Some(t)) = (open.last_mut(), &table) else { break 'value v };
             if o.object {
-                let k: Value = path.raw_get(2 * d)?;
-                t.raw_set(k, v)?;
+                t.raw_set(lua.create_string(&o.key)?, v)?;
             } else {
                 t.raw_set(o.index, v)?;
             }
@@ -822,9 +856,9 @@ fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> Result<Value, Raise> {
             let end = if o.object { Tok::ObjEnd } else { Tok::ArrEnd };
             if after.tok == end {
                 open.pop();
-                path.raw_set(2 * d - 1, Value::Nil)?;
-                path.raw_set(2 * d, Value::Nil)?;
-                v = Value::Table(t);
+                v = Value::Table(t.clone());
+                table = if open.is_empty() { None } else { Some(path.raw_get(open.len())?) };
+                path.raw_set(open.len(), Value::Nil)?;
                 continue;
             }
             if after.tok != Tok::Comma {
@@ -833,7 +867,7 @@ fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> Result<Value, Raise> {
             }
             if o.object {
                 let key = lx.next();
-                tok = object_key(lua, &mut lx, &path, d as usize, key)?;
+                tok = object_key(&mut lx, o, key)?;
             } else {
                 o.index += 1;
                 tok = lx.next();
@@ -849,11 +883,11 @@ fn decode(lua: &Lua, cfg: &Config, data: &[u8]) -> Result<Value, Raise> {
 }
 
 /// An object member's key and colon; returns the token of its value.
-fn object_key(lua: &Lua, lx: &mut Lexer, path: &Table, depth: usize, key: Token) -> Result<Token, Raise> {
-    let Tok::Str(s) = &key.tok else {
+fn object_key(lx: &mut Lexer, o: &mut Open, key: Token) -> Result<Token, Raise> {
+    let Tok::Str(s) = key.tok else {
         return Err(parse_error("object key string", &key));
     };
-    path.raw_set(2 * depth as i64, lua.create_string(s)?)?;
+    o.key = s;
     let colon = lx.next();
     if colon.tok != Tok::Colon {
         return Err(parse_error("colon", &colon));

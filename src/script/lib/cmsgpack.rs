@@ -395,6 +395,10 @@ fn unpack_full(lua: &Lua, s: &[u8], limit: i64, offset: i64, base: usize) -> Res
 /// `mp_decode_to_lua_type` for one top-level value, entered with `top` stack slots in use.
 fn decode_one(lua: &Lua, c: &mut Cursor, path: &Table, top: usize) -> Result<Value, Stop> {
     let mut open: Vec<Open> = Vec::new();
+    // The innermost container and its pending map key; the ones around wait in `path` (slots
+    // 2d - 1 and 2d for depth d), in Lua, so that deep input costs no mlua references.
+    let mut table: Option<Table> = None;
+    let mut key = Value::Nil;
     loop {
         // The slots in use as this item's decoding starts.
         let at = match open.last() {
@@ -404,48 +408,47 @@ fn decode_one(lua: &Lua, c: &mut Cursor, path: &Table, top: usize) -> Result<Val
         };
         c.need(1)?;
         stack_check(at, 1, "too many return values at once; use unpack_one or unpack_limit instead.")?;
-        let mut v = match header(lua, c)? {
-            Item::Value(v) => v,
-            Item::Array(n) => {
+        let (map, n) = match header(lua, c)? {
+            Item::Value(v) => (false, Err(v)),
+            Item::Array(n) => (false, Ok(n)),
+            Item::Map(n) => (true, Ok(n)),
+        };
+        let mut v = match n {
+            Err(v) => v,
+            Ok(n) => {
                 let t = lua.create_table()?;
-                stack_check(at + 1, 1, "in function mp_decode_to_lua_array")?;
-                if n == 0 {
-                    Value::Table(t)
-                } else {
-                    path.raw_set(2 * open.len() as i64 + 1, t)?;
-                    open.push(Open { map: false, remaining: n, index: 1, have_key: false, top: at });
-                    continue;
+                if !map {
+                    stack_check(at + 1, 1, "in function mp_decode_to_lua_array")?;
                 }
-            }
-            Item::Map(n) => {
-                let t = lua.create_table()?;
                 if n == 0 {
                     Value::Table(t)
                 } else {
-                    path.raw_set(2 * open.len() as i64 + 1, t)?;
-                    open.push(Open { map: true, remaining: n, index: 1, have_key: false, top: at });
+                    if let Some(parent) = table.replace(t) {
+                        let d = open.len() as i64;
+                        path.raw_set(2 * d - 1, parent)?;
+                        path.raw_set(2 * d, std::mem::replace(&mut key, Value::Nil))?;
+                    }
+                    open.push(Open { map, remaining: n, index: 1, have_key: false, top: at });
                     continue;
                 }
             }
         };
         // Store the finished value; a container it completes is stored in turn.
         loop {
-            let d = open.len() as i64;
-            let Some(o) = open.last_mut() else { return Ok(v) };
-            let t: Table = path.raw_get(2 * d - 1)?;
+            let (Some(o), Some(t)) = (open.last_mut(), &table) else { return Ok(v) };
             if o.map {
                 if !o.have_key {
-                    path.raw_set(2 * d, v)?;
+                    key = v;
                     o.have_key = true;
                     break;
                 }
-                let k: Value = path.raw_get(2 * d)?;
-                match k {
+                // lua_settable refuses these keys with the core's own message.
+                match key {
                     Value::Nil => return Err(Raise::Bare("table index is nil".into()).into()),
                     Value::Number(n) if n.is_nan() => return Err(Raise::Bare("table index is NaN".into()).into()),
                     _ => {}
                 }
-                t.raw_set(k, v)?;
+                t.raw_set(std::mem::replace(&mut key, Value::Nil), v)?;
                 o.have_key = false;
             } else {
                 t.raw_set(o.index, v)?;
@@ -456,9 +459,16 @@ fn decode_one(lua: &Lua, c: &mut Cursor, path: &Table, top: usize) -> Result<Val
                 break;
             }
             open.pop();
-            path.raw_set(2 * d - 1, Value::Nil)?;
-            path.raw_set(2 * d, Value::Nil)?;
-            v = Value::Table(t);
+            v = Value::Table(t.clone());
+            let d = open.len() as i64;
+            if d == 0 {
+                table = None;
+            } else {
+                table = Some(path.raw_get(2 * d - 1)?);
+                key = path.raw_get(2 * d)?;
+                path.raw_set(2 * d - 1, Value::Nil)?;
+                path.raw_set(2 * d, Value::Nil)?;
+            }
         }
     }
 }

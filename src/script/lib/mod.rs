@@ -161,7 +161,7 @@ pub fn arg_message(lua: &Lua, narg: i32, extramsg: &str) -> String {
 /// Raises `msg` with no position in front, the way the Lua core reports a fault it finds while a
 /// C function runs (`table index is nil`). Uses the same registry slot as [`crate::script::fail`].
 pub fn fail_bare(lua: &Lua, msg: &str) -> mlua::Result<mlua::MultiValue> {
-    lua.set_named_registry_value("terrarium.pending", lua.create_string(msg)?)?;
+    lua.set_named_registry_value(crate::script::PENDING, lua.create_string(msg)?)?;
     Err(mlua::Error::RuntimeError(msg.to_string()))
 }
 

@@ -39,7 +39,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     let lib = LibBuilder::new(lua)?;
     lib.single("pack", |lua, args| guarded(lua, || pack(lua, &args)))?;
     lib.single("unpack", |lua, args| guarded(lua, || unpack(lua, &args)))?;
-    lib.single("size", |_lua, args| guarded(_lua, || size(&args)))?;
+    lib.single("size", |lua, args| guarded(lua, || size(&args)))?;
     lib.build()
 }
 
