@@ -44,17 +44,29 @@ local function readonly_error()
   error('Attempt to modify a readonly table', 2)
 end
 
+-- What getmetatable() of a protected table returns: itself read-only, so that changing it
+-- (`getmetatable(_G).__index = {}`) fails as it does on Redis.
+local locked = setmetatable({}, { __newindex = readonly_error, __metatable = false })
+readonly[locked] = true
+
 -- An empty table that reads through to `t` and refuses writes.
 local function protect(t)
   local p = {}
   readonly[p] = true
-  return setmetatable(p, { __index = t, __newindex = readonly_error, __metatable = false })
+  return setmetatable(p, { __index = t, __newindex = readonly_error, __metatable = locked })
 end
 
 -- rawset and setmetatable would otherwise get around the proxies.
 real.rawset = function(t, k, v)
   if readonly[t] then error('Attempt to modify a readonly table', 0) end
   return rawset(t, k, v)
+end
+-- Redis 7.0.15 refuses precompiled chunks: loadstring of Lua bytecode gives nil.
+real.loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then
+    return nil, 'binary chunks are not allowed'
+  end
+  return loadstring(s, name)
 end
 real.setmetatable = function(t, mt)
   if readonly[t] then error('Attempt to modify a readonly table', 0) end
@@ -166,7 +178,7 @@ local load_redis = {
   REDIS_VERSION = native.version, REDIS_VERSION_NUM = native.version_num,
 }
 local load_api = setmetatable({ redis = protect(setmetatable(load_redis, missing)) }, missing)
-local fmeta = { __index = real, __newindex = readonly_error, __metatable = false }
+local fmeta = { __index = real, __newindex = readonly_error, __metatable = locked }
 local FG = setmetatable({}, fmeta)
 readonly[FG] = true
 

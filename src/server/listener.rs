@@ -13,14 +13,17 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
-use crate::limits::ACTIVE_EXPIRE_INTERVAL_MS;
+use crate::limits::{ACTIVE_EXPIRE_INTERVAL_MS, PG_CONNECTIONS_COUNT_MAX_DEFAULT};
 use crate::server::{ServerOptions, Shared};
+use crate::sql::server::standin::StandIn;
+use crate::sql::server::PgServer;
 
 /// A running server: its shared state and the addresses it listens on.
 pub struct Running {
     pub shared: Arc<Shared>,
     pub redis_addr: SocketAddr,
     pub line_addr: SocketAddr,
+    pub pg_addr: SocketAddr,
 }
 
 impl Running {
@@ -42,6 +45,8 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     let line = TcpListener::bind((opts.bind.as_str(), opts.line_port)).await?;
     let redis_addr = redis.local_addr()?;
     let line_addr = line.local_addr()?;
+    let pg = TcpListener::bind((opts.bind.as_str(), opts.pg_port)).await?;
+    let pg_addr = pg.local_addr()?;
     shared.redis_port.store(redis_addr.port() as u64, std::sync::atomic::Ordering::Relaxed);
     {
         let mut c = shared.config.lock().expect("config");
@@ -50,7 +55,9 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     tokio::spawn(accept_resp(shared.clone(), redis));
     tokio::spawn(accept_line(shared.clone(), line));
     tokio::spawn(expire_cycle(shared.clone()));
-    Ok(Running { shared, redis_addr, line_addr })
+    let pg_server = PgServer::new(StandIn, PG_CONNECTIONS_COUNT_MAX_DEFAULT);
+    tokio::spawn(pg_server.serve(pg, shared.shutdown.subscribe()));
+    Ok(Running { shared, redis_addr, line_addr, pg_addr })
 }
 
 async fn accept_resp(shared: Arc<Shared>, listener: TcpListener) {

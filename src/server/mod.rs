@@ -84,6 +84,14 @@ impl Config {
         p("loglevel", "notice".into());
         p("daemonize", "no".into());
         p("protected-mode", "no".into());
+        // Accepted and reported, with Redis's defaults, though nothing here acts on them (there is
+        // no replication or RDB in terrarium's RESP side); Redis's own test suite sets them.
+        p("repl-ping-replica-period", "10".into());
+        p("repl-timeout", "60".into());
+        p("rdb-key-save-delay", "0".into());
+        p("key-load-delay", "0".into());
+        p("enable-debug-command", "yes".into());
+        p("lua-replicate-commands", "yes".into());
         Config { params }
     }
 
@@ -194,6 +202,9 @@ pub struct ServerOptions {
     pub bind: String,
     pub redis_port: u16,
     pub line_port: u16,
+    /// PostgreSQL protocol port. The default is 0 (any free port) rather than 15432 because tests
+    /// build options with `..Default::default()` and run side by side; `terrarium up` passes 15432.
+    pub pg_port: u16,
     pub data_dir: String,
     pub ephemeral: bool,
     pub requirepass: Option<String>,
@@ -206,6 +217,7 @@ impl Default for ServerOptions {
             bind: "127.0.0.1".into(),
             redis_port: 16379,
             line_port: 9999,
+            pg_port: 0,
             data_dir: "./.terrarium".into(),
             ephemeral: false,
             requirepass: None,

@@ -37,7 +37,91 @@ pub static COMMANDS: &[(&str, Handler)] = &[
     ("object|idletime", object_idletime),
     ("object|refcount", object_refcount),
     ("debug", debug),
+    ("cluster", cluster_disabled),
+    ("cluster|addslots", cluster_disabled),
+    ("cluster|addslotsrange", cluster_disabled),
+    ("cluster|bumpepoch", cluster_disabled),
+    ("cluster|count-failure-reports", cluster_disabled),
+    ("cluster|countkeysinslot", cluster_disabled),
+    ("cluster|delslots", cluster_disabled),
+    ("cluster|delslotsrange", cluster_disabled),
+    ("cluster|failover", cluster_disabled),
+    ("cluster|flushslots", cluster_disabled),
+    ("cluster|forget", cluster_disabled),
+    ("cluster|getkeysinslot", cluster_disabled),
+    ("cluster|help", cluster_disabled),
+    ("cluster|info", cluster_disabled),
+    ("cluster|keyslot", cluster_disabled),
+    ("cluster|links", cluster_disabled),
+    ("cluster|meet", cluster_disabled),
+    ("cluster|myid", cluster_disabled),
+    ("cluster|nodes", cluster_disabled),
+    ("cluster|replicas", cluster_disabled),
+    ("cluster|replicate", cluster_disabled),
+    ("cluster|reset", cluster_disabled),
+    ("cluster|saveconfig", cluster_disabled),
+    ("cluster|set-config-epoch", cluster_disabled),
+    ("cluster|setslot", cluster_disabled),
+    ("cluster|shards", cluster_disabled),
+    ("cluster|slaves", cluster_disabled),
+    ("cluster|slots", cluster_disabled),
 ];
+
+/// Redis's `bytesToHuman`: 32768 → `32.00K`.
+fn human_bytes(n: u64) -> String {
+    let f = n as f64;
+    if n < 1024 {
+        format!("{n}B")
+    } else if n < 1024 * 1024 {
+        format!("{:.2}K", f / 1024.0)
+    } else if n < 1024 * 1024 * 1024 {
+        format!("{:.2}M", f / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", f / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP type, for testing clients and the Lua
+/// conversions. (`attrib` sends only the reply that follows the attribute: terrarium has no
+/// attribute frames.)
+fn debug_protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    let n = lower(name);
+    Ok(match n.as_str() {
+        "string" => Frame::bulk_str("Hello World"),
+        "integer" => Frame::Integer(12345),
+        "double" => Frame::Double(3.141),
+        "bignum" => Frame::BigNumber("1234567999999999999999999999999999999".into()),
+        "null" => Frame::Null,
+        "array" => Frame::Array((0..3).map(Frame::Integer).collect()),
+        "set" => Frame::Set((0..3).map(Frame::Integer).collect()),
+        "map" => Frame::Map((0..3).map(|j| (Frame::Integer(j), Frame::Boolean(j == 1))).collect()),
+        "attrib" => Frame::bulk_str("Some real reply following the attribute"),
+        "push" => {
+            if !ctx.resp3() {
+                return Err(CmdError::new("ERR RESP2 is not supported by this command"));
+            }
+            Frame::Sequence(vec![
+                Frame::Push(vec![Frame::bulk_str("server-cpu-usage"), Frame::Integer(42)]),
+                Frame::bulk_str("Some real reply following the push reply"),
+            ])
+        }
+        "true" => Frame::Boolean(true),
+        "false" => Frame::Boolean(false),
+        "verbatim" => Frame::Verbatim("txt", Bytes::from_static(b"This is a verbatim\nstring")),
+        _ => {
+            return Err(CmdError::new(
+                "ERR Wrong protocol type name. Please use one of the following: \
+                 string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ))
+        }
+    })
+}
+
+/// CLUSTER <subcommand>: terrarium runs one node without Redis Cluster, as a Redis started with
+/// `cluster-enabled no` does, and answers every subcommand the way such a Redis does.
+fn cluster_disabled(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::new("ERR This instance has cluster support disabled"))
+}
 
 fn help_reply(lines: &[&str]) -> CmdResult {
     Ok(Frame::Array(lines.iter().map(|l| Frame::Simple(l.to_string())).collect()))
@@ -130,6 +214,14 @@ fn info_section(ctx: &mut Ctx, section: &str, out: &mut String) {
             kv("maxmemory_human", "0B".into());
             kv("maxmemory_policy", "noeviction".into());
             kv("mem_allocator", "system".into());
+            let eng = sh.scripting.lock().expect("scripting");
+            let lua = eng.lua().used_memory();
+            kv("used_memory_lua", lua.to_string());
+            kv("used_memory_vm_eval", lua.to_string());
+            kv("used_memory_lua_human", human_bytes(lua as u64));
+            kv("number_of_cached_scripts", eng.cached_scripts().to_string());
+            kv("number_of_functions", eng.functions.function_count().to_string());
+            kv("number_of_libraries", eng.functions.library_count().to_string());
         }
         "persistence" => {
             kv("loading", "0".into());
@@ -575,6 +667,13 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("set-active-expire", 3) => {
             ctx.ks.active_expire_enabled = argv[2].as_ref() != b"0";
+            Ok(Frame::ok())
+        }
+        ("protocol", 3) => debug_protocol(ctx, &argv[2]),
+        ("set-disable-deny-scripts", 3) => {
+            // Lets scripts run commands flagged `noscript` (Redis's test suite uses it).
+            let on = argv[2].as_ref() != b"0";
+            ctx.shared.script_run.disable_deny_script.store(on, std::sync::atomic::Ordering::Relaxed);
             Ok(Frame::ok())
         }
         ("object", 3) => {
