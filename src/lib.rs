@@ -15,6 +15,7 @@
 //! | [`geo`]         | geohash scores, the nine-cell search, distances (GEO* commands)        |
 //! | [`bloom`]       | RedisBloom's scalable Bloom filter, bit-exact (BF.* commands)          |
 //! | [`cluster`]     | consistent hashing with virtual nodes (a demo's library; no sharding) |
+//! | [`sql`]         | the PostgreSQL-wire SQL store: protocol 3.0 codec, sessions, engine seam |
 //! | [`limits`]      | every limit, named, with units last                                     |
 //! | [`clock`]       | time as a parameter                                                     |
 //!
@@ -32,3 +33,4 @@ pub mod line;
 pub mod resp;
 pub mod script;
 pub mod server;
+pub mod sql;

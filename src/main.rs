@@ -35,6 +35,9 @@ struct UpArgs {
     /// The course's line protocol (SET/GET/DEL/PING/QUIT).
     #[arg(long, default_value_t = 9999)]
     line_port: u16,
+    /// PostgreSQL protocol port: the real one plus 10000.
+    #[arg(long, default_value_t = 15432)]
+    pg_port: u16,
     /// Where durable state lives.
     #[arg(long, default_value = "./.terrarium")]
     data_dir: String,
@@ -87,6 +90,7 @@ fn up(a: UpArgs) {
         bind: a.bind,
         redis_port: a.redis_port,
         line_port: a.line_port,
+        pg_port: a.pg_port,
         data_dir: a.data_dir,
         ephemeral: a.ephemeral,
         requirepass: a.requirepass,
@@ -110,6 +114,12 @@ fn up(a: UpArgs) {
             running.redis_addr.to_string(),
             host,
             running.redis_addr.port()
+        );
+        println!(
+            "  PostgreSQL 15    {:<24} psql -h {} -p {} -U postgres",
+            running.pg_addr.to_string(),
+            running.pg_addr.ip(),
+            running.pg_addr.port()
         );
         println!("  line protocol    {:<24} nc {} {}", running.line_addr.to_string(), host, running.line_addr.port());
         println!();

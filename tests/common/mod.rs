@@ -14,6 +14,7 @@ use terrarium::server::{listener, ServerOptions};
 pub struct TestServer {
     pub redis: SocketAddr,
     pub line: SocketAddr,
+    pub pg: SocketAddr,
     pub running: listener::Running,
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -32,7 +33,7 @@ impl TestServer {
             }
         });
         let running = running.expect("start terrarium");
-        TestServer { redis: running.redis_addr, line: running.line_addr, running, rt: Some(rt) }
+        TestServer { redis: running.redis_addr, line: running.line_addr, pg: running.pg_addr, running, rt: Some(rt) }
     }
 
     pub fn connect(&self) -> TcpStream {

@@ -1,0 +1,2003 @@
+//! The executor: runs parsed statements against the tables, inside transactions.
+//!
+//! # Life of `UPDATE accounts SET balance = balance - 10 WHERE id = 1`
+//!
+//! ```text
+//!   execute(db, session, sql)
+//!     sqlparser (PostgreSqlDialect) ─▶ Statement::Update
+//!     no transaction open?  begin an implicit one (autocommit)
+//!     statement subtransaction: writes carry a fresh xid, so a statement that fails or has to
+//!       wait for another transaction's row lock is undone by marking that one xid aborted
+//!     snapshot: READ COMMITTED takes one now; REPEATABLE READ kept the first one
+//!     scan the heap (mvcc::Heap::scan) ─▶ rows visible to the snapshot
+//!       WHERE id = 1 ─▶ evaluate on each ─▶ new row ─▶ NOT NULL / UNIQUE checks
+//!       Heap::update ─▶ Ok | Wait(xid) | Moved(newer version) | Deleted
+//!         Wait:  undo the statement, return ExecError::Wait(xid); the connection waits for that
+//!                transaction to end, then runs the statement again
+//!         Moved: READ COMMITTED re-checks WHERE on the newest version (EvalPlanQual);
+//!                REPEATABLE READ / SERIALIZABLE fail with 40001
+//!     command tag "UPDATE 1"; autocommit commits
+//! ```
+//!
+//! DDL (CREATE / DROP TABLE) takes effect at once and is not undone by ROLLBACK: a deliberate
+//! simplification listed in protocol-spec/pg.md.
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{
+    self, BinaryOperator, ColumnOption, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName,
+    ObjectNamePart, SelectItem, SetExpr, Statement, TableFactor, UnaryOperator, Value,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::mvcc::{Ctid, Heap, Isolation, Snapshot, Transactions, Version, WriteOutcome, Xid};
+use super::types::{parse_bool, Datum, SqlType};
+
+// ------------------------------------------------------------------------------------------------
+// Errors and results.
+// ------------------------------------------------------------------------------------------------
+
+/// An error (or notice) as PostgreSQL reports it: SQLSTATE, message, optional detail and hint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlError {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl SqlError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        SqlError { severity: "ERROR", code, message: message.into(), detail: None, hint: None }
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+    fn notice(severity: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        SqlError { severity, code, message: message.into(), detail: None, hint: None }
+    }
+}
+
+#[derive(Debug)]
+pub enum ExecError {
+    Sql(SqlError),
+    /// Another transaction holds a row this statement must change: wait for it to end, then run
+    /// the statement again. The statement's own writes are already undone.
+    Wait(Xid),
+}
+
+impl From<SqlError> for ExecError {
+    fn from(e: SqlError) -> Self {
+        ExecError::Sql(e)
+    }
+}
+
+type R<T> = Result<T, ExecError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutColumn {
+    pub name: String,
+    pub ty: SqlType,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Rows { columns: Vec<OutColumn>, rows: Vec<Vec<Datum>>, tag: String },
+    Command(String),
+    Empty,
+}
+
+// ------------------------------------------------------------------------------------------------
+// Catalog.
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub ty: SqlType,
+    /// `varchar(n)`: the most characters a value may have.
+    pub max_len: Option<usize>,
+    pub not_null: bool,
+    pub default: Option<Expr>,
+    /// `serial` / `bigserial`: the default is the table's sequence.
+    pub serial: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Unique {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub primary: bool,
+}
+
+pub type Row = Vec<Datum>;
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub uniques: Vec<Unique>,
+    pub heap: Heap<Row>,
+    pub sequence: i64,
+}
+
+impl Table {
+    fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+/// Everything shared by all sessions: transaction status and the tables.
+#[derive(Debug)]
+pub struct Database {
+    pub tx: Transactions,
+    pub tables: BTreeMap<String, Table>,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database { tx: Transactions::new(), tables: BTreeMap::new() }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sessions and transactions.
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Txn {
+    pub top: Xid,
+    /// Our xids whose writes we see: the top level and live subtransactions.
+    pub own: Vec<Xid>,
+    /// Savepoints, innermost last, with the subtransaction each opened.
+    pub savepoints: Vec<(String, Xid)>,
+    pub cid: u32,
+    pub isolation: Isolation,
+    /// The transaction's snapshot (REPEATABLE READ and SERIALIZABLE), taken at its first statement.
+    pub snapshot: Option<Snapshot>,
+    /// An error happened: only ROLLBACK (or ROLLBACK TO SAVEPOINT) is accepted.
+    pub failed: bool,
+    /// BEGIN was sent; otherwise the transaction lasts one statement.
+    pub explicit: bool,
+}
+
+impl Txn {
+    /// The xid new writes of the current savepoint level belong to.
+    fn current(&self) -> Xid {
+        self.savepoints.last().map(|s| s.1).unwrap_or(self.top)
+    }
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub txn: Option<Txn>,
+    pub default_isolation: Isolation,
+    /// Warnings and notices produced by the last statement (sent before its result).
+    pub notices: Vec<SqlError>,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            txn: None,
+            default_isolation: Isolation::ReadCommitted,
+            notices: Vec::new(),
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+impl Session {
+    /// ReadyForQuery's status byte: idle, in a transaction, or in a failed one.
+    pub fn status(&self) -> u8 {
+        match &self.txn {
+            Some(t) if t.explicit && t.failed => b'E',
+            Some(t) if t.explicit => b'T',
+            _ => b'I',
+        }
+    }
+}
+
+fn isolation_name(i: Isolation) -> &'static str {
+    match i {
+        Isolation::ReadUncommitted => "read uncommitted",
+        Isolation::ReadCommitted => "read committed",
+        Isolation::RepeatableRead => "repeatable read",
+        Isolation::Serializable => "serializable",
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Entry point.
+// ------------------------------------------------------------------------------------------------
+
+/// Parses `sql` (one or more statements) with PostgreSQL's dialect.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(&e.to_string()))
+}
+
+/// PostgreSQL's wording for a parse error: `syntax error at or near "x"` or `... at end of input`.
+fn syntax_error(msg: &str) -> SqlError {
+    if let Some(rest) = msg.split("found: ").nth(1) {
+        let token = rest.split(" at Line").next().unwrap_or(rest).trim();
+        if token == "EOF" {
+            return SqlError::new("42601", "syntax error at end of input");
+        }
+        return SqlError::new("42601", format!("syntax error at or near \"{}\"", token.trim_matches('\'')));
+    }
+    SqlError::new("42601", format!("syntax error: {msg}"))
+}
+
+/// Runs one parsed statement in `sess`, managing implicit transactions and failed blocks.
+pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Result<Output, ExecError> {
+    sess.notices.clear();
+    // Transaction control runs even in a failed block.
+    match stmt {
+        Statement::StartTransaction { modes, .. } => return begin(db, sess, modes),
+        Statement::Commit { .. } => return Ok(commit(db, sess)),
+        Statement::Rollback { savepoint: None, .. } => return Ok(rollback(db, sess)),
+        Statement::Rollback { savepoint: Some(name), .. } => return rollback_to(db, sess, &name.value),
+        _ => {}
+    }
+    if let Some(t) = &sess.txn {
+        if t.failed {
+            return Err(SqlError::new(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            )
+            .into());
+        }
+    }
+    let implicit = sess.txn.is_none();
+    if implicit {
+        let top = db.tx.begin();
+        sess.txn = Some(Txn {
+            top,
+            own: vec![top],
+            savepoints: Vec::new(),
+            cid: 0,
+            isolation: sess.default_isolation,
+            snapshot: None,
+            failed: false,
+            explicit: false,
+        });
+    }
+    let result = run_statement(db, sess, stmt);
+    let txn = sess.txn.as_mut().expect("transaction open");
+    txn.cid += 1;
+    if implicit {
+        let top = txn.top;
+        match &result {
+            Ok(_) => db.tx.commit(top),
+            Err(_) => db.tx.abort(top),
+        }
+        sess.txn = None;
+    } else if let Err(ExecError::Sql(_)) = &result {
+        txn.failed = true;
+    }
+    result
+}
+
+fn begin(db: &mut Database, sess: &mut Session, modes: &[ast::TransactionMode]) -> R<Output> {
+    let mut isolation = sess.default_isolation;
+    for m in modes {
+        if let ast::TransactionMode::IsolationLevel(l) = m {
+            isolation = match l {
+                ast::TransactionIsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
+                ast::TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                ast::TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                _ => Isolation::Serializable,
+            };
+        }
+    }
+    if sess.txn.is_some() {
+        sess.notices.push(SqlError::notice("WARNING", "25001", "there is already a transaction in progress"));
+        return Ok(Output::Command("BEGIN".into()));
+    }
+    let top = db.tx.begin();
+    sess.txn = Some(Txn {
+        top,
+        own: vec![top],
+        savepoints: Vec::new(),
+        cid: 0,
+        isolation,
+        snapshot: None,
+        failed: false,
+        explicit: true,
+    });
+    Ok(Output::Command("BEGIN".into()))
+}
+
+fn commit(db: &mut Database, sess: &mut Session) -> Output {
+    match sess.txn.take() {
+        None => {
+            sess.notices.push(SqlError::notice("WARNING", "25P01", "there is no transaction in progress"));
+            Output::Command("COMMIT".into())
+        }
+        Some(t) if t.failed => {
+            db.tx.abort(t.top);
+            Output::Command("ROLLBACK".into())
+        }
+        Some(t) => {
+            for (_, sp) in &t.savepoints {
+                db.tx.commit(*sp);
+            }
+            db.tx.commit(t.top);
+            Output::Command("COMMIT".into())
+        }
+    }
+}
+
+fn rollback(db: &mut Database, sess: &mut Session) -> Output {
+    match sess.txn.take() {
+        None => {
+            sess.notices.push(SqlError::notice("WARNING", "25P01", "there is no transaction in progress"));
+        }
+        Some(t) => {
+            for (_, sp) in &t.savepoints {
+                db.tx.abort(*sp);
+            }
+            db.tx.abort(t.top);
+        }
+    }
+    Output::Command("ROLLBACK".into())
+}
+
+fn rollback_to(db: &mut Database, sess: &mut Session, name: &str) -> R<Output> {
+    let Some(t) = sess.txn.as_mut().filter(|t| t.explicit) else {
+        return Err(SqlError::new("25P01", "ROLLBACK TO SAVEPOINT can only be used in transaction blocks").into());
+    };
+    let Some(pos) = t.savepoints.iter().rposition(|(n, _)| n == name) else {
+        return Err(SqlError::new("3B001", format!("savepoint \"{name}\" does not exist")).into());
+    };
+    // Everything written since the savepoint goes; the savepoint itself stays, as in PostgreSQL.
+    for (_, sp) in t.savepoints.drain(pos..) {
+        db.tx.abort(sp);
+        t.own.retain(|x| *x != sp);
+    }
+    let parent = t.current();
+    let sp = db.tx.begin_sub(parent);
+    t.savepoints.push((name.to_string(), sp));
+    t.own.push(sp);
+    t.failed = false;
+    Ok(Output::Command("ROLLBACK".into()))
+}
+
+fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<Output> {
+    match stmt {
+        Statement::Savepoint { name } => {
+            let t = sess.txn.as_mut().expect("open");
+            if !t.explicit {
+                return Err(SqlError::new("25P01", "SAVEPOINT can only be used in transaction blocks").into());
+            }
+            let sp = db.tx.begin_sub(t.current());
+            t.savepoints.push((name.value.clone(), sp));
+            t.own.push(sp);
+            Ok(Output::Command("SAVEPOINT".into()))
+        }
+        Statement::ReleaseSavepoint { name } => {
+            let t = sess.txn.as_mut().expect("open");
+            if !t.explicit {
+                return Err(SqlError::new("25P01", "RELEASE SAVEPOINT can only be used in transaction blocks").into());
+            }
+            let Some(pos) = t.savepoints.iter().rposition(|(n, _)| *n == name.value) else {
+                return Err(SqlError::new("3B001", format!("savepoint \"{}\" does not exist", name.value)).into());
+            };
+            // Released subtransactions commit into their parent: their writes stay ours.
+            for (_, sp) in t.savepoints.drain(pos..) {
+                db.tx.commit(sp);
+            }
+            Ok(Output::Command("RELEASE".into()))
+        }
+        Statement::CreateTable(ct) => create_table(db, sess, ct),
+        Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
+            for n in names {
+                let name = object_name(n);
+                if db.tables.remove(&name).is_none() {
+                    if *if_exists {
+                        sess.notices.push(SqlError::notice(
+                            "NOTICE",
+                            "00000",
+                            format!("table \"{name}\" does not exist, skipping"),
+                        ));
+                    } else {
+                        return Err(SqlError::new("42P01", format!("table \"{name}\" does not exist")).into());
+                    }
+                }
+            }
+            Ok(Output::Command("DROP TABLE".into()))
+        }
+        Statement::Insert(ins) => in_statement_xact(db, sess, |db, sess, xid| insert(db, sess, ins, xid)),
+        Statement::Update(up) => in_statement_xact(db, sess, |db, sess, xid| update(db, sess, up, xid)),
+        Statement::Delete(del) => in_statement_xact(db, sess, |db, sess, xid| delete(db, sess, del, xid)),
+        Statement::Query(q) => select(db, sess, q),
+        Statement::ShowVariable { variable } => show(sess, variable),
+        Statement::Set(set) => set_statement(sess, set),
+        other => Err(SqlError::new(
+            "0A000",
+            format!("terrarium does not support this statement yet: {}", first_words(&other.to_string())),
+        )
+        .into()),
+    }
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs a writing statement in a subtransaction of its own, so that an error or a lock wait
+/// undoes exactly its writes (the statement is then reported failed, or run again).
+fn in_statement_xact(
+    db: &mut Database,
+    sess: &mut Session,
+    f: impl FnOnce(&mut Database, &mut Session, Xid) -> R<Output>,
+) -> R<Output> {
+    let parent = sess.txn.as_ref().expect("open").current();
+    let stmt = db.tx.begin_sub(parent);
+    sess.txn.as_mut().expect("open").own.push(stmt);
+    let r = f(db, sess, stmt);
+    let t = sess.txn.as_mut().expect("open");
+    match r {
+        Ok(o) => {
+            db.tx.commit(stmt);
+            Ok(o)
+        }
+        Err(e) => {
+            db.tx.abort(stmt);
+            t.own.retain(|x| *x != stmt);
+            Err(e)
+        }
+    }
+}
+
+/// The snapshot the current statement reads with.
+fn snapshot(db: &mut Database, sess: &mut Session) -> Snapshot {
+    let t = sess.txn.as_mut().expect("open");
+    let mut s = match (&t.snapshot, t.isolation.transaction_snapshot()) {
+        (Some(s), true) => s.clone(),
+        _ => db.tx.snapshot(t.own.clone(), t.cid),
+    };
+    s.own = t.own.clone();
+    s.curcid = t.cid;
+    if t.isolation.transaction_snapshot() && t.snapshot.is_none() {
+        t.snapshot = Some(s.clone());
+    }
+    s
+}
+
+fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
+    let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+    let value = match name.as_str() {
+        "transaction_isolation" | "transaction isolation level" => {
+            isolation_name(sess.txn.as_ref().map(|t| t.isolation).unwrap_or(sess.default_isolation)).to_string()
+        }
+        "default_transaction_isolation" => isolation_name(sess.default_isolation).to_string(),
+        "server_version" => super::server::SERVER_VERSION.to_string(),
+        other => match sess.settings.get(other) {
+            Some(v) => v.clone(),
+            None => {
+                return Err(SqlError::new("42704", format!("unrecognized configuration parameter \"{other}\"")).into())
+            }
+        },
+    };
+    let col = name.replace(' ', "_");
+    Ok(Output::Rows {
+        columns: vec![OutColumn { name: col, ty: SqlType::Text }],
+        rows: vec![vec![Datum::Text(value)]],
+        tag: "SHOW".into(),
+    })
+}
+
+fn set_statement(sess: &mut Session, set: &ast::Set) -> R<Output> {
+    match set {
+        ast::Set::SingleAssignment { variable, values, .. } => {
+            let name = object_name(variable);
+            let value = values
+                .iter()
+                .map(|v| match v {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    Expr::Identifier(i) => i.value.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if name == "default_transaction_isolation" || name == "transaction_isolation" {
+                let iso = match value.to_lowercase().as_str() {
+                    "read uncommitted" => Isolation::ReadUncommitted,
+                    "read committed" => Isolation::ReadCommitted,
+                    "repeatable read" => Isolation::RepeatableRead,
+                    "serializable" => Isolation::Serializable,
+                    _ => {
+                        return Err(SqlError::new(
+                            "22023",
+                            format!("invalid value for parameter \"{name}\": \"{value}\""),
+                        )
+                        .into())
+                    }
+                };
+                if name == "default_transaction_isolation" {
+                    sess.default_isolation = iso;
+                } else if let Some(t) = sess.txn.as_mut() {
+                    t.isolation = iso;
+                }
+            }
+            sess.settings.insert(name, value);
+            Ok(Output::Command("SET".into()))
+        }
+        ast::Set::SetTransaction { modes, .. } => {
+            for m in modes {
+                if let ast::TransactionMode::IsolationLevel(l) = m {
+                    let iso = match l {
+                        ast::TransactionIsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
+                        ast::TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                        ast::TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                        _ => Isolation::Serializable,
+                    };
+                    if let Some(t) = sess.txn.as_mut() {
+                        t.isolation = iso;
+                    }
+                }
+            }
+            Ok(Output::Command("SET".into()))
+        }
+        other => {
+            Err(SqlError::new("0A000", format!("terrarium does not support {}", first_words(&other.to_string())))
+                .into())
+        }
+    }
+}
+
+fn object_name(n: &ObjectName) -> String {
+    n.0.iter()
+        .filter_map(|p| match p {
+            ObjectNamePart::Identifier(i) => Some(ident(i)),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_default()
+}
+
+/// An identifier as PostgreSQL folds it: lower case unless quoted.
+fn ident(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// DDL.
+// ------------------------------------------------------------------------------------------------
+
+fn column_type(dt: &DataType) -> R<(SqlType, Option<usize>, bool)> {
+    let name = dt.to_string().to_lowercase();
+    let base = name.split('(').next().unwrap_or("").trim();
+    let len = name.split('(').nth(1).and_then(|r| r.trim_end_matches(')').split(',').next()?.trim().parse().ok());
+    Ok(match base {
+        "boolean" | "bool" => (SqlType::Bool, None, false),
+        "smallint" | "int2" => (SqlType::Int2, None, false),
+        "integer" | "int" | "int4" => (SqlType::Int4, None, false),
+        "bigint" | "int8" => (SqlType::Int8, None, false),
+        "serial" | "serial4" => (SqlType::Int4, None, true),
+        "bigserial" | "serial8" => (SqlType::Int8, None, true),
+        "real" | "float4" => (SqlType::Float4, None, false),
+        "double precision" | "float8" | "float" | "double" => (SqlType::Float8, None, false),
+        "numeric" | "decimal" => (SqlType::Numeric, None, false),
+        "text" => (SqlType::Text, None, false),
+        "varchar" | "character varying" => (SqlType::Varchar, len, false),
+        "char" | "character" => (SqlType::Varchar, len.or(Some(1)), false),
+        other => return Err(SqlError::new("42704", format!("type \"{other}\" does not exist")).into()),
+    })
+}
+
+fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) -> R<Output> {
+    let name = object_name(&ct.name);
+    if db.tables.contains_key(&name) {
+        if ct.if_not_exists {
+            sess.notices.push(SqlError::notice(
+                "NOTICE",
+                "42P07",
+                format!("relation \"{name}\" already exists, skipping"),
+            ));
+            return Ok(Output::Command("CREATE TABLE".into()));
+        }
+        return Err(SqlError::new("42P07", format!("relation \"{name}\" already exists")).into());
+    }
+    let mut columns = Vec::new();
+    let mut uniques = Vec::new();
+    for c in &ct.columns {
+        let (ty, max_len, serial) = column_type(&c.data_type)?;
+        let mut col = Column { name: ident(&c.name), ty, max_len, not_null: serial, default: None, serial };
+        let idx = columns.len();
+        for opt in &c.options {
+            match &opt.option {
+                ColumnOption::NotNull => col.not_null = true,
+                ColumnOption::Null => col.not_null = false,
+                ColumnOption::Default(e) => col.default = Some(e.clone()),
+                ColumnOption::PrimaryKey(_) => {
+                    col.not_null = true;
+                    uniques.push(Unique { name: format!("{name}_pkey"), columns: vec![idx], primary: true });
+                }
+                ColumnOption::Unique(_) => uniques.push(Unique {
+                    name: format!("{}_{}_key", name, col.name),
+                    columns: vec![idx],
+                    primary: false,
+                }),
+                _ => {}
+            }
+        }
+        if columns.iter().any(|x: &Column| x.name == col.name) {
+            return Err(SqlError::new("42701", format!("column \"{}\" specified more than once", col.name)).into());
+        }
+        columns.push(col);
+    }
+    for tc in &ct.constraints {
+        let (cols, primary) = match tc {
+            ast::TableConstraint::PrimaryKey(pk) => (&pk.columns, true),
+            ast::TableConstraint::Unique(u) => (&u.columns, false),
+            _ => continue,
+        };
+        let mut idxs = Vec::new();
+        for ic in cols {
+            let cname = match &ic.column.expr {
+                Expr::Identifier(i) => ident(i),
+                other => other.to_string(),
+            };
+            let Some(i) = columns.iter().position(|c| c.name == cname) else {
+                return Err(SqlError::new("42703", format!("column \"{cname}\" named in key does not exist")).into());
+            };
+            if primary {
+                columns[i].not_null = true;
+            }
+            idxs.push(i);
+        }
+        let uname = if primary {
+            format!("{name}_pkey")
+        } else {
+            format!("{}_{}_key", name, idxs.iter().map(|&i| columns[i].name.as_str()).collect::<Vec<_>>().join("_"))
+        };
+        uniques.push(Unique { name: uname, columns: idxs, primary });
+    }
+    if uniques.iter().filter(|u| u.primary).count() > 1 {
+        return Err(
+            SqlError::new("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")).into()
+        );
+    }
+    db.tables.insert(name.clone(), Table { name, columns, uniques, heap: Heap::new(), sequence: 0 });
+    Ok(Output::Command("CREATE TABLE".into()))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Expressions.
+// ------------------------------------------------------------------------------------------------
+
+/// What an expression can refer to: the row being looked at, if any.
+struct Scope<'a> {
+    table: Option<&'a Table>,
+    alias: Option<String>,
+    row: Option<(Ctid, &'a Version<Row>)>,
+    /// Set while evaluating an aggregate query's output: the aggregates' values, in the order
+    /// `collect_aggregates` found them.
+    aggregates: Option<&'a [Datum]>,
+}
+
+impl<'a> Scope<'a> {
+    fn empty() -> Self {
+        Scope { table: None, alias: None, row: None, aggregates: None }
+    }
+}
+
+fn column_ref(scope: &Scope, qualifier: Option<&str>, name: &str) -> R<Datum> {
+    if let (Some(q), Some(t)) = (qualifier, scope.table) {
+        let matches = scope.alias.as_deref() == Some(q) || (scope.alias.is_none() && t.name == q);
+        if !matches {
+            return Err(SqlError::new("42P01", format!("missing FROM-clause entry for table \"{q}\"")).into());
+        }
+    }
+    let (Some(t), Some((ctid, v))) = (scope.table, scope.row) else {
+        return Err(SqlError::new("42703", format!("column \"{name}\" does not exist")).into());
+    };
+    if let Some(i) = t.column(name) {
+        return Ok(v.row[i].clone());
+    }
+    match name {
+        "xmin" => Ok(Datum::Int(v.xmin as i64)),
+        "xmax" => Ok(Datum::Int(v.xmax as i64)),
+        "ctid" => Ok(Datum::Text(ctid.to_string())),
+        _ => Err(SqlError::new("42703", format!("column \"{name}\" does not exist")).into()),
+    }
+}
+
+fn literal(v: &Value) -> R<Datum> {
+    Ok(match v {
+        Value::Number(s, _) => match s.parse::<i64>() {
+            Ok(n) => Datum::Int(n),
+            Err(_) => Datum::Float(
+                s.parse()
+                    .map_err(|_| SqlError::new("22P02", format!("invalid input syntax for type numeric: \"{s}\"")))?,
+            ),
+        },
+        Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Datum::Text(s.clone()),
+        Value::DollarQuotedString(d) => Datum::Text(d.value.clone()),
+        Value::Boolean(b) => Datum::Bool(*b),
+        Value::Null => Datum::Null,
+        other => return Err(SqlError::new("0A000", format!("terrarium does not support the literal {other}")).into()),
+    })
+}
+
+fn is_aggregate(name: &str) -> bool {
+    matches!(name, "count" | "sum" | "min" | "max" | "avg")
+}
+
+fn function_name(f: &ast::Function) -> String {
+    object_name(&f.name)
+}
+
+fn function_args(f: &ast::Function) -> Vec<&FunctionArgExpr> {
+    match &f.args {
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(e) => e,
+                FunctionArg::Named { arg, .. } | FunctionArg::ExprNamed { arg, .. } => arg,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datum> {
+    match e {
+        Expr::Identifier(i) => column_ref(scope, None, &ident(i)),
+        Expr::CompoundIdentifier(parts) => {
+            let name = parts.last().map(ident).unwrap_or_default();
+            let q = if parts.len() >= 2 { Some(ident(&parts[parts.len() - 2])) } else { None };
+            column_ref(scope, q.as_deref(), &name)
+        }
+        Expr::Value(v) => literal(&v.value),
+        Expr::Nested(inner) => eval(inner, scope, db, agg_index),
+        Expr::UnaryOp { op, expr } => {
+            let v = eval(expr, scope, db, agg_index)?;
+            match (op, v) {
+                (_, Datum::Null) => Ok(Datum::Null),
+                (UnaryOperator::Not, Datum::Bool(b)) => Ok(Datum::Bool(!b)),
+                (UnaryOperator::Minus, Datum::Int(n)) => {
+                    n.checked_neg().map(Datum::Int).ok_or_else(|| SqlError::new("22003", "bigint out of range").into())
+                }
+                (UnaryOperator::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
+                (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
+                (op, v) => Err(SqlError::new("42883", format!("operator does not exist: {op}{}", type_of(&v))).into()),
+            }
+        }
+        Expr::BinaryOp { left, op, right } => {
+            let l = eval(left, scope, db, agg_index)?;
+            // AND / OR are three-valued and need the right side even when the left is NULL.
+            let r = eval(right, scope, db, agg_index)?;
+            binary(op, l, r)
+        }
+        Expr::IsNull(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)?.is_null())),
+        Expr::IsNotNull(x) => Ok(Datum::Bool(!eval(x, scope, db, agg_index)?.is_null())),
+        Expr::IsTrue(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)? == Datum::Bool(true))),
+        Expr::IsFalse(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)? == Datum::Bool(false))),
+        Expr::In { expr, target: ast::InTarget::List(list), negated, .. } => {
+            let v = eval(expr, scope, db, agg_index)?;
+            if v.is_null() {
+                return Ok(Datum::Null);
+            }
+            let mut saw_null = false;
+            for item in list {
+                let x = eval(item, scope, db, agg_index)?;
+                match v.compare(&x) {
+                    Some(std::cmp::Ordering::Equal) => return Ok(Datum::Bool(!negated)),
+                    None => saw_null |= x.is_null(),
+                    _ => {}
+                }
+            }
+            Ok(if saw_null { Datum::Null } else { Datum::Bool(*negated) })
+        }
+        Expr::Between { expr, negated, low, high } => {
+            let v = eval(expr, scope, db, agg_index)?;
+            let lo = eval(low, scope, db, agg_index)?;
+            let hi = eval(high, scope, db, agg_index)?;
+            match (v.compare(&lo), v.compare(&hi)) {
+                (Some(a), Some(b)) => Ok(Datum::Bool((a.is_ge() && b.is_le()) != *negated)),
+                _ => Ok(Datum::Null),
+            }
+        }
+        Expr::Like { negated, expr, pattern, .. } => {
+            let v = eval(expr, scope, db, agg_index)?;
+            let p = eval(pattern, scope, db, agg_index)?;
+            match (v, p) {
+                (Datum::Null, _) | (_, Datum::Null) => Ok(Datum::Null),
+                (v, p) => {
+                    let (v, p) = (v.to_text().unwrap_or_default(), p.to_text().unwrap_or_default());
+                    Ok(Datum::Bool(like(v.as_bytes(), p.as_bytes()) != *negated))
+                }
+            }
+        }
+        Expr::Cast { expr, data_type, .. } => {
+            let v = eval(expr, scope, db, agg_index)?;
+            let (ty, max_len, _) = column_type(data_type)?;
+            coerce(v, ty, max_len, None)
+        }
+        Expr::Function(f) => {
+            let name = function_name(f);
+            if is_aggregate(&name) {
+                if let Some(aggs) = scope.aggregates {
+                    let v = aggs.get(*agg_index).cloned().unwrap_or(Datum::Null);
+                    *agg_index += 1;
+                    return Ok(v);
+                }
+                return Err(SqlError::new("42803", format!("aggregate functions are not allowed in WHERE")).into());
+            }
+            let args: Vec<Datum> = function_args(f)
+                .into_iter()
+                .map(|a| match a {
+                    FunctionArgExpr::Expr(e) => eval(e, scope, db, agg_index),
+                    _ => Ok(Datum::Null),
+                })
+                .collect::<R<_>>()?;
+            scalar_function(&name, args)
+        }
+        other => Err(SqlError::new("0A000", format!("terrarium does not support the expression {other}")).into()),
+    }
+}
+
+fn type_of(d: &Datum) -> &'static str {
+    match d {
+        Datum::Null => "unknown",
+        Datum::Bool(_) => "boolean",
+        Datum::Int(_) => "integer",
+        Datum::Float(_) => "double precision",
+        Datum::Text(_) => "text",
+    }
+}
+
+fn scalar_function(name: &str, args: Vec<Datum>) -> R<Datum> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Datum::Null);
+    Ok(match name {
+        "version" => Datum::Text(format!(
+            "PostgreSQL {} (terrarium {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
+            super::server::SERVER_VERSION,
+            env!("CARGO_PKG_VERSION")
+        )),
+        "coalesce" => args.into_iter().find(|d| !d.is_null()).unwrap_or(Datum::Null),
+        "nullif" => {
+            if arg(0).compare(&arg(1)) == Some(std::cmp::Ordering::Equal) {
+                Datum::Null
+            } else {
+                arg(0)
+            }
+        }
+        "lower" => map_text(arg(0), |s| s.to_lowercase()),
+        "upper" => map_text(arg(0), |s| s.to_uppercase()),
+        "length" | "char_length" => match arg(0) {
+            Datum::Null => Datum::Null,
+            d => Datum::Int(d.to_text().unwrap_or_default().chars().count() as i64),
+        },
+        "abs" => match arg(0) {
+            Datum::Int(n) => Datum::Int(n.abs()),
+            Datum::Float(f) => Datum::Float(f.abs()),
+            d => d,
+        },
+        "greatest" | "least" => {
+            let mut best = Datum::Null;
+            for d in args {
+                if d.is_null() {
+                    continue;
+                }
+                let better = match best.compare(&d) {
+                    None => true,
+                    Some(o) => (name == "greatest" && o.is_lt()) || (name == "least" && o.is_gt()),
+                };
+                if better {
+                    best = d;
+                }
+            }
+            best
+        }
+        other => {
+            return Err(SqlError::new("42883", format!("function {other}() does not exist"))
+                .hint(
+                    "No function matches the given name and argument types. You might need to add explicit type casts.",
+                )
+                .into())
+        }
+    })
+}
+
+fn map_text(d: Datum, f: impl Fn(&str) -> String) -> Datum {
+    match d {
+        Datum::Null => Datum::Null,
+        d => Datum::Text(f(&d.to_text().unwrap_or_default())),
+    }
+}
+
+/// SQL LIKE with `%` and `_` (backslash escapes).
+fn like(s: &[u8], p: &[u8]) -> bool {
+    match p.first() {
+        None => s.is_empty(),
+        Some(b'%') => (0..=s.len()).any(|i| like(&s[i..], &p[1..])),
+        Some(b'_') => !s.is_empty() && like(&s[1..], &p[1..]),
+        Some(b'\\') if p.len() > 1 => s.first() == Some(&p[1]) && like(&s[1..], &p[2..]),
+        Some(c) => s.first() == Some(c) && like(&s[1..], &p[1..]),
+    }
+}
+
+fn truthy(d: &Datum) -> bool {
+    matches!(d, Datum::Bool(true))
+}
+
+fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
+    use std::cmp::Ordering::*;
+    match op {
+        BinaryOperator::And => {
+            return Ok(match (&l, &r) {
+                (Datum::Bool(false), _) | (_, Datum::Bool(false)) => Datum::Bool(false),
+                (Datum::Bool(true), Datum::Bool(true)) => Datum::Bool(true),
+                _ => Datum::Null,
+            })
+        }
+        BinaryOperator::Or => {
+            return Ok(match (&l, &r) {
+                (Datum::Bool(true), _) | (_, Datum::Bool(true)) => Datum::Bool(true),
+                (Datum::Bool(false), Datum::Bool(false)) => Datum::Bool(false),
+                _ => Datum::Null,
+            })
+        }
+        _ => {}
+    }
+    if l.is_null() || r.is_null() {
+        return Ok(Datum::Null);
+    }
+    let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| -> R<Datum> {
+        match l.compare(&r) {
+            Some(o) => Ok(Datum::Bool(want(o))),
+            None => {
+                Err(SqlError::new("42883", format!("operator does not exist: {} {} {}", type_of(&l), op, type_of(&r)))
+                    .into())
+            }
+        }
+    };
+    match op {
+        BinaryOperator::Eq => cmp(&|o| o == Equal),
+        BinaryOperator::NotEq => cmp(&|o| o != Equal),
+        BinaryOperator::Lt => cmp(&|o| o == Less),
+        BinaryOperator::LtEq => cmp(&|o| o != Greater),
+        BinaryOperator::Gt => cmp(&|o| o == Greater),
+        BinaryOperator::GtEq => cmp(&|o| o != Less),
+        BinaryOperator::StringConcat => {
+            Ok(Datum::Text(format!("{}{}", l.to_text().unwrap_or_default(), r.to_text().unwrap_or_default())))
+        }
+        BinaryOperator::Plus
+        | BinaryOperator::Minus
+        | BinaryOperator::Multiply
+        | BinaryOperator::Divide
+        | BinaryOperator::Modulo => arithmetic(op, l, r),
+        other => Err(SqlError::new("0A000", format!("terrarium does not support the operator {other}")).into()),
+    }
+}
+
+fn arithmetic(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
+    let num = |d: &Datum| -> Option<Datum> {
+        match d {
+            Datum::Text(s) => {
+                s.trim().parse::<i64>().map(Datum::Int).ok().or_else(|| s.trim().parse().ok().map(Datum::Float))
+            }
+            d => Some(d.clone()),
+        }
+    };
+    let (Some(l), Some(r)) = (num(&l), num(&r)) else {
+        return Err(SqlError::new("22P02", "invalid input syntax for type integer").into());
+    };
+    let overflow = || ExecError::from(SqlError::new("22003", "bigint out of range"));
+    let div0 = || ExecError::from(SqlError::new("22012", "division by zero"));
+    Ok(match (l, r) {
+        (Datum::Int(a), Datum::Int(b)) => Datum::Int(match op {
+            BinaryOperator::Plus => a.checked_add(b).ok_or_else(overflow)?,
+            BinaryOperator::Minus => a.checked_sub(b).ok_or_else(overflow)?,
+            BinaryOperator::Multiply => a.checked_mul(b).ok_or_else(overflow)?,
+            BinaryOperator::Divide => {
+                if b == 0 {
+                    return Err(div0());
+                }
+                a.checked_div(b).ok_or_else(overflow)?
+            }
+            _ => {
+                if b == 0 {
+                    return Err(div0());
+                }
+                a.checked_rem(b).ok_or_else(overflow)?
+            }
+        }),
+        (a, b) => {
+            let (Some(a), Some(b)) = (as_f64(&a), as_f64(&b)) else {
+                return Err(SqlError::new("42883", "operator does not exist").into());
+            };
+            Datum::Float(match op {
+                BinaryOperator::Plus => a + b,
+                BinaryOperator::Minus => a - b,
+                BinaryOperator::Multiply => a * b,
+                BinaryOperator::Divide => {
+                    if b == 0.0 {
+                        return Err(div0());
+                    }
+                    a / b
+                }
+                _ => a % b,
+            })
+        }
+    })
+}
+
+fn as_f64(d: &Datum) -> Option<f64> {
+    match d {
+        Datum::Int(n) => Some(*n as f64),
+        Datum::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// Converts a value to a column's type, as an INSERT or a cast does, with PostgreSQL's errors.
+fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -> R<Datum> {
+    let bad = |s: &str| {
+        ExecError::from(SqlError::new("22P02", format!("invalid input syntax for type {}: \"{}\"", ty.name(), s)))
+    };
+    let out = match (ty, v) {
+        (_, Datum::Null) => Datum::Null,
+        (t, Datum::Int(n)) if t.is_integer() => Datum::Int(n),
+        (t, Datum::Float(f)) if t.is_integer() => Datum::Int(f.round_ties_even() as i64),
+        (t, Datum::Text(s)) if t.is_integer() => Datum::Int(s.trim().parse().map_err(|_| bad(&s))?),
+        (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Int(n)) => Datum::Float(n as f64),
+        (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Float(f)) => Datum::Float(f),
+        (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Text(s)) => {
+            Datum::Float(s.trim().parse().map_err(|_| bad(&s))?)
+        }
+        (SqlType::Bool, Datum::Bool(b)) => Datum::Bool(b),
+        (SqlType::Bool, Datum::Text(s)) => Datum::Bool(parse_bool(&s).ok_or_else(|| bad(&s))?),
+        (SqlType::Text | SqlType::Varchar | SqlType::Unknown, d) => {
+            let s = d.to_text().unwrap_or_default();
+            if let Some(n) = max_len {
+                if s.chars().count() > n {
+                    return Err(
+                        SqlError::new("22001", format!("value too long for type character varying({n})")).into()
+                    );
+                }
+            }
+            Datum::Text(s)
+        }
+        (t, d) => {
+            let col = column
+                .map(|c| format!("column \"{c}\" is of type {} but expression is of type {}", t.name(), type_of(&d)));
+            return Err(SqlError::new(
+                "42804",
+                col.unwrap_or_else(|| format!("cannot cast {} to {}", type_of(&d), t.name())),
+            )
+            .hint("You will need to rewrite or cast the expression.")
+            .into());
+        }
+    };
+    // Range checks for the narrower integer types.
+    if let Datum::Int(n) = out {
+        let (lo, hi, name) = match ty {
+            SqlType::Int2 => (i16::MIN as i64, i16::MAX as i64, "smallint"),
+            SqlType::Int4 => (i32::MIN as i64, i32::MAX as i64, "integer"),
+            _ => (i64::MIN, i64::MAX, "bigint"),
+        };
+        if n < lo || n > hi {
+            return Err(SqlError::new("22003", format!("{name} out of range")).into());
+        }
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------------------
+// Writes.
+// ------------------------------------------------------------------------------------------------
+
+fn table_mut<'a>(db: &'a mut Database, name: &str) -> R<&'a mut Table> {
+    db.tables.get_mut(name).ok_or_else(|| SqlError::new("42P01", format!("relation \"{name}\" does not exist")).into())
+}
+
+fn failing_row(row: &Row) -> String {
+    let parts: Vec<String> = row.iter().map(|d| d.to_text().unwrap_or_else(|| "null".into())).collect();
+    format!("Failing row contains ({}).", parts.join(", "))
+}
+
+/// NOT NULL and UNIQUE for a row about to be written (`replacing` is the version it replaces).
+fn check_row(db: &Database, table: &Table, row: &Row, own: &[Xid], replacing: Option<Ctid>) -> R<()> {
+    for (i, c) in table.columns.iter().enumerate() {
+        if c.not_null && row[i].is_null() {
+            return Err(SqlError::new(
+                "23502",
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, table.name
+                ),
+            )
+            .detail(failing_row(row))
+            .into());
+        }
+    }
+    for u in &table.uniques {
+        let key: Vec<&Datum> = u.columns.iter().map(|&i| &row[i]).collect();
+        if key.iter().any(|d| d.is_null()) {
+            continue;
+        }
+        for (ctid, v) in table.heap.all() {
+            if Some(ctid) == replacing {
+                continue;
+            }
+            let same = u.columns.iter().all(|&i| v.row[i].compare(&row[i]) == Some(std::cmp::Ordering::Equal));
+            if !same {
+                continue;
+            }
+            // Is that version alive for uniqueness purposes? Wait for undecided transactions.
+            let creator = v.xmin;
+            if !own.contains(&creator) {
+                match db.tx.status(creator) {
+                    super::mvcc::Status::Aborted => continue,
+                    super::mvcc::Status::InProgress => return Err(ExecError::Wait(db.tx.top(creator))),
+                    super::mvcc::Status::Committed => {}
+                }
+            }
+            if v.xmax != 0 && !v.lock_only {
+                if own.contains(&v.xmax) {
+                    continue;
+                }
+                match db.tx.status(v.xmax) {
+                    super::mvcc::Status::Committed => continue,
+                    super::mvcc::Status::InProgress => return Err(ExecError::Wait(db.tx.top(v.xmax))),
+                    super::mvcc::Status::Aborted => {}
+                }
+            }
+            let names: Vec<&str> = u.columns.iter().map(|&i| table.columns[i].name.as_str()).collect();
+            let vals: Vec<String> = key.iter().map(|d| d.to_text().unwrap_or_default()).collect();
+            return Err(SqlError::new(
+                "23505",
+                format!("duplicate key value violates unique constraint \"{}\"", u.name),
+            )
+            .detail(format!("Key ({})=({}) already exists.", names.join(", "), vals.join(", ")))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) -> R<Output> {
+    let ast::TableObject::TableName(tname) = &ins.table else {
+        return Err(SqlError::new("0A000", "terrarium supports INSERT INTO a table only").into());
+    };
+    let name = object_name(tname);
+    let table = table_mut(db, &name)?.clone_shape();
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..table.columns.len()).collect()
+    } else {
+        let mut v = Vec::new();
+        for c in &ins.columns {
+            let cname = object_name(c);
+            let Some(i) = table.column(&cname) else {
+                return Err(SqlError::new(
+                    "42703",
+                    format!("column \"{cname}\" of relation \"{name}\" does not exist"),
+                )
+                .into());
+            };
+            v.push(i);
+        }
+        v
+    };
+    let Some(source) = &ins.source else {
+        return Err(SqlError::new("0A000", "terrarium needs VALUES or SELECT in INSERT").into());
+    };
+    let value_rows: Vec<Vec<Datum>> = match source.body.as_ref() {
+        SetExpr::Values(values) => {
+            let mut out = Vec::new();
+            for exprs in &values.rows {
+                if exprs.content.len() > targets.len() {
+                    return Err(SqlError::new("42601", "INSERT has more expressions than target columns").into());
+                }
+                let mut row = Vec::new();
+                for e in &exprs.content {
+                    row.push(if matches!(e, Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default")) {
+                        Datum::Null
+                    } else {
+                        eval(e, &Scope::empty(), db, &mut 0)?
+                    });
+                }
+                out.push(row);
+            }
+            out
+        }
+        _ => match select(db, sess, source)? {
+            Output::Rows { rows, .. } => rows,
+            _ => Vec::new(),
+        },
+    };
+    let own = sess.txn.as_ref().expect("open").own.clone();
+    let cid = sess.txn.as_ref().expect("open").cid;
+    let mut written = Vec::new();
+    for values in value_rows {
+        let mut row = vec![Datum::Null; table.columns.len()];
+        let mut given = vec![false; table.columns.len()];
+        for (k, v) in values.into_iter().enumerate() {
+            let i = targets[k];
+            row[i] = coerce(v, table.columns[i].ty, table.columns[i].max_len, Some(&table.columns[i].name))?;
+            given[i] = true;
+        }
+        for (i, c) in table.columns.iter().enumerate() {
+            if given[i] && !row[i].is_null() {
+                continue;
+            }
+            if given[i] && !c.serial && c.default.is_none() {
+                continue;
+            }
+            if c.serial {
+                let t = table_mut(db, &name)?;
+                t.sequence += 1;
+                row[i] = Datum::Int(t.sequence);
+            } else if let Some(d) = &c.default {
+                let v = eval(d, &Scope::empty(), db, &mut 0)?;
+                row[i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
+            }
+        }
+        let t = db.tables.get(&name).expect("exists");
+        check_row(db, t, &row, &own, None)?;
+        let t = table_mut(db, &name)?;
+        let ctid = t.heap.insert(xid, cid, row);
+        written.push(ctid);
+    }
+    let n = written.len();
+    if let Some(items) = &ins.returning {
+        return returning(db, &name, &written, items, format!("INSERT 0 {n}"));
+    }
+    Ok(Output::Command(format!("INSERT 0 {n}")))
+}
+
+impl Table {
+    /// The table without its rows: what INSERT needs while it changes the heap.
+    fn clone_shape(&self) -> Table {
+        Table {
+            name: self.name.clone(),
+            columns: self.columns.clone(),
+            uniques: self.uniques.clone(),
+            heap: Heap::new(),
+            sequence: self.sequence,
+        }
+    }
+}
+
+fn returning(db: &Database, name: &str, ctids: &[Ctid], items: &[SelectItem], tag: String) -> R<Output> {
+    let table = db.tables.get(name).expect("exists");
+    let (columns, exprs) = projection(table, items, None)?;
+    let mut rows = Vec::new();
+    for &c in ctids {
+        let v = table.heap.get(c).expect("just written");
+        let scope = Scope { table: Some(table), alias: None, row: Some((c, v)), aggregates: None };
+        rows.push(exprs.iter().map(|e| eval(e, &scope, db, &mut 0)).collect::<R<Vec<_>>>()?);
+    }
+    Ok(Output::Rows { columns, rows, tag })
+}
+
+/// The visible rows of `name` that satisfy `selection`.
+fn matching(db: &Database, name: &str, alias: Option<String>, selection: Option<&Expr>, s: &Snapshot) -> R<Vec<Ctid>> {
+    let table =
+        db.tables.get(name).ok_or_else(|| SqlError::new("42P01", format!("relation \"{name}\" does not exist")))?;
+    let mut out = Vec::new();
+    for (ctid, v) in table.heap.scan(&db.tx, s) {
+        let scope = Scope { table: Some(table), alias: alias.clone(), row: Some((ctid, v)), aggregates: None };
+        if selection.map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d))).transpose()?.unwrap_or(true) {
+            out.push(ctid);
+        }
+    }
+    Ok(out)
+}
+
+fn single_table(t: &ast::TableWithJoins) -> R<(String, Option<String>)> {
+    if !t.joins.is_empty() {
+        return Err(SqlError::new("0A000", "terrarium does not support joins yet").into());
+    }
+    match &t.relation {
+        TableFactor::Table { name, alias, .. } => Ok((object_name(name), alias.as_ref().map(|a| ident(&a.name)))),
+        _ => Err(SqlError::new("0A000", "terrarium supports plain tables in FROM only").into()),
+    }
+}
+
+enum Change {
+    Update(Vec<(usize, Expr)>),
+    Delete,
+}
+
+/// UPDATE and DELETE: find the rows, then change each, handling concurrent writers as the
+/// module header describes.
+fn modify(
+    db: &mut Database,
+    sess: &mut Session,
+    name: &str,
+    alias: Option<String>,
+    selection: Option<&Expr>,
+    change: &Change,
+    xid: Xid,
+) -> R<Vec<Ctid>> {
+    let s = snapshot(db, sess);
+    let t = sess.txn.as_ref().expect("open");
+    let (own, cid, isolation) = (t.own.clone(), t.cid, t.isolation);
+    let targets = matching(db, name, alias.clone(), selection, &s)?;
+    let mut written = Vec::new();
+    for mut ctid in targets {
+        loop {
+            let table = db.tables.get(name).expect("exists");
+            // Row conflicts first, as PostgreSQL: a concurrent update is a wait or a 40001 before
+            // any constraint is looked at.
+            let outcome = match table.heap.check_writable(&db.tx, ctid, &own) {
+                Ok(()) => None,
+                Err(o) => Some(o),
+            };
+            let old = table.heap.get(ctid).expect("visible").clone();
+            let new_row = if outcome.is_some() {
+                None
+            } else {
+                match change {
+                    Change::Update(sets) => {
+                        let scope = Scope {
+                            table: Some(table),
+                            alias: alias.clone(),
+                            row: Some((ctid, &old)),
+                            aggregates: None,
+                        };
+                        let mut row = old.row.clone();
+                        for (i, e) in sets {
+                            let v = eval(e, &scope, db, &mut 0)?;
+                            let c = &table.columns[*i];
+                            row[*i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
+                        }
+                        check_row(db, table, &row, &own, Some(ctid))?;
+                        Some(row)
+                    }
+                    Change::Delete => None,
+                }
+            };
+            let tx = &db.tx;
+            let table = db.tables.get_mut(name).expect("exists");
+            let outcome = match (outcome, new_row) {
+                (Some(o), _) => o,
+                (None, Some(row)) => table.heap.update(tx, ctid, xid, cid, &own, row),
+                (None, None) => table.heap.delete(tx, ctid, xid, cid, &own),
+            };
+            match outcome {
+                WriteOutcome::Ok(new) => {
+                    written.push(new.unwrap_or(ctid));
+                    break;
+                }
+                WriteOutcome::Wait(x) => return Err(ExecError::Wait(x)),
+                WriteOutcome::Deleted if !isolation.transaction_snapshot() => break,
+                WriteOutcome::Moved(next) if !isolation.transaction_snapshot() => {
+                    // EvalPlanQual: follow the row to its newest version and re-check WHERE.
+                    let mut newest = next;
+                    let table = db.tables.get(name).expect("exists");
+                    while let Some(n) = table.heap.get(newest).and_then(|v| v.next) {
+                        newest = n;
+                    }
+                    let v = table.heap.get(newest).expect("exists");
+                    let scope =
+                        Scope { table: Some(table), alias: alias.clone(), row: Some((newest, v)), aggregates: None };
+                    let still =
+                        selection.map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d))).transpose()?.unwrap_or(true);
+                    if !still {
+                        break;
+                    }
+                    ctid = newest;
+                }
+                WriteOutcome::Deleted => {
+                    return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
+                }
+                WriteOutcome::Moved(_) => {
+                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
+                }
+            }
+        }
+    }
+    Ok(written)
+}
+
+fn update(db: &mut Database, sess: &mut Session, up: &ast::Update, xid: Xid) -> R<Output> {
+    let (name, alias) = single_table(&up.table)?;
+    let table =
+        db.tables.get(&name).ok_or_else(|| SqlError::new("42P01", format!("relation \"{name}\" does not exist")))?;
+    let mut sets = Vec::new();
+    for a in &up.assignments {
+        let ast::AssignmentTarget::ColumnName(c) = &a.target else {
+            return Err(SqlError::new("0A000", "terrarium does not support tuple assignment").into());
+        };
+        let cname = object_name(c);
+        let Some(i) = table.column(&cname) else {
+            return Err(
+                SqlError::new("42703", format!("column \"{cname}\" of relation \"{name}\" does not exist")).into()
+            );
+        };
+        sets.push((i, a.value.clone()));
+    }
+    let written = modify(db, sess, &name, alias, up.selection.as_ref(), &Change::Update(sets), xid)?;
+    let tag = format!("UPDATE {}", written.len());
+    if let Some(items) = &up.returning {
+        return returning(db, &name, &written, items, tag);
+    }
+    Ok(Output::Command(tag))
+}
+
+fn delete(db: &mut Database, sess: &mut Session, del: &ast::Delete, xid: Xid) -> R<Output> {
+    let from = match &del.from {
+        ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+    };
+    let Some(first) = from.first() else {
+        return Err(SqlError::new("42601", "syntax error at end of input").into());
+    };
+    let (name, alias) = single_table(first)?;
+    let written = modify(db, sess, &name, alias, del.selection.as_ref(), &Change::Delete, xid)?;
+    let tag = format!("DELETE {}", written.len());
+    if let Some(items) = &del.returning {
+        // The deleted versions still hold their values.
+        return returning(db, &name, &written, items, tag);
+    }
+    Ok(Output::Command(tag))
+}
+
+// ------------------------------------------------------------------------------------------------
+// SELECT.
+// ------------------------------------------------------------------------------------------------
+
+fn output_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => ident(i),
+        Expr::CompoundIdentifier(p) => p.last().map(ident).unwrap_or_default(),
+        Expr::Function(f) => function_name(f),
+        Expr::Nested(inner) => output_name(inner),
+        Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => output_name(expr),
+            _ => column_type(data_type).map(|(t, _, _)| pg_internal_name(t).to_string()).unwrap_or("?column?".into()),
+        },
+        _ => "?column?".into(),
+    }
+}
+
+fn pg_internal_name(t: SqlType) -> &'static str {
+    match t {
+        SqlType::Bool => "bool",
+        SqlType::Int2 => "int2",
+        SqlType::Int4 => "int4",
+        SqlType::Int8 => "int8",
+        SqlType::Float4 => "float4",
+        SqlType::Float8 => "float8",
+        SqlType::Numeric => "numeric",
+        SqlType::Varchar => "varchar",
+        _ => "text",
+    }
+}
+
+/// The output columns and expressions of a select list.
+fn projection(table: &Table, items: &[SelectItem], _alias: Option<&str>) -> R<(Vec<OutColumn>, Vec<Expr>)> {
+    let mut cols = Vec::new();
+    let mut exprs = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                for c in &table.columns {
+                    cols.push(OutColumn { name: c.name.clone(), ty: c.ty });
+                    exprs.push(Expr::Identifier(ast::Ident::with_quote('"', c.name.clone())));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                cols.push(OutColumn { name: output_name(e), ty: static_type(e, Some(table)) });
+                exprs.push(e.clone());
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                cols.push(OutColumn { name: ident(alias), ty: static_type(expr, Some(table)) });
+                exprs.push(expr.clone());
+            }
+            _ => return Err(SqlError::new("0A000", "terrarium does not support this select item").into()),
+        }
+    }
+    Ok((cols, exprs))
+}
+
+/// The type PostgreSQL would give an expression, as far as this executor knows it.
+fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            let name = output_name(e);
+            match (table.and_then(|t| t.column(&name).map(|i| t.columns[i].ty)), name.as_str()) {
+                (Some(t), _) => t,
+                (None, "xmin" | "xmax") => SqlType::Xid,
+                (None, "ctid") => SqlType::Tid,
+                _ => SqlType::Text,
+            }
+        }
+        Expr::Value(v) => match &v.value {
+            Value::Number(s, _) => match s.parse::<i64>() {
+                Ok(n) if i32::try_from(n).is_ok() => SqlType::Int4,
+                Ok(_) => SqlType::Int8,
+                Err(_) => SqlType::Numeric,
+            },
+            Value::Boolean(_) => SqlType::Bool,
+            _ => SqlType::Text,
+        },
+        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => static_type(inner, table),
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+            | BinaryOperator::And
+            | BinaryOperator::Or => SqlType::Bool,
+            BinaryOperator::StringConcat => SqlType::Text,
+            _ => {
+                let (l, r) = (static_type(left, table), static_type(right, table));
+                if l == SqlType::Int8 || r == SqlType::Int8 {
+                    SqlType::Int8
+                } else if l.is_integer() && r.is_integer() {
+                    SqlType::Int4
+                } else if l == SqlType::Float8 || r == SqlType::Float8 {
+                    SqlType::Float8
+                } else {
+                    SqlType::Numeric
+                }
+            }
+        },
+        Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::In { .. } | Expr::Between { .. } | Expr::Like { .. } => {
+            SqlType::Bool
+        }
+        Expr::Cast { data_type, .. } => column_type(data_type).map(|t| t.0).unwrap_or(SqlType::Text),
+        Expr::Function(f) => match function_name(f).as_str() {
+            "count" => SqlType::Int8,
+            "sum" => match function_args(f).first() {
+                Some(FunctionArgExpr::Expr(e)) if static_type(e, table).is_integer() => SqlType::Int8,
+                _ => SqlType::Numeric,
+            },
+            "avg" => SqlType::Numeric,
+            "min" | "max" | "abs" | "coalesce" | "greatest" | "least" | "nullif" => match function_args(f).first() {
+                Some(FunctionArgExpr::Expr(e)) => static_type(e, table),
+                _ => SqlType::Text,
+            },
+            "length" | "char_length" => SqlType::Int4,
+            _ => SqlType::Text,
+        },
+        _ => SqlType::Text,
+    }
+}
+
+/// Aggregate calls in the order `eval` will ask for their values.
+fn collect_aggregates<'a>(e: &'a Expr, out: &mut Vec<&'a ast::Function>) {
+    match e {
+        Expr::Function(f) if is_aggregate(&function_name(f)) => out.push(f),
+        Expr::Function(f) => {
+            for a in function_args(f) {
+                if let FunctionArgExpr::Expr(e) = a {
+                    collect_aggregates(e, out);
+                }
+            }
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            collect_aggregates(left, out);
+            collect_aggregates(right, out);
+        }
+        Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } | Expr::Cast { expr: x, .. } => collect_aggregates(x, out),
+        _ => {}
+    }
+}
+
+fn aggregate(f: &ast::Function, rows: &[(Ctid, &Version<Row>)], table: Option<&Table>, db: &Database) -> R<Datum> {
+    let name = function_name(f);
+    let args = function_args(f);
+    let arg = match args.first() {
+        Some(FunctionArgExpr::Expr(e)) => Some(e),
+        _ => None, // count(*)
+    };
+    let mut values = Vec::new();
+    for (ctid, v) in rows {
+        match arg {
+            None => values.push(Datum::Int(1)),
+            Some(e) => {
+                let scope = Scope { table, alias: None, row: Some((*ctid, v)), aggregates: None };
+                let d = eval(e, &scope, db, &mut 0)?;
+                if !d.is_null() {
+                    values.push(d);
+                }
+            }
+        }
+    }
+    Ok(match name.as_str() {
+        "count" => Datum::Int(values.len() as i64),
+        _ if values.is_empty() => Datum::Null,
+        "sum" => {
+            if values.iter().all(|d| matches!(d, Datum::Int(_))) {
+                Datum::Int(values.iter().map(|d| if let Datum::Int(n) = d { *n } else { 0 }).sum())
+            } else {
+                Datum::Float(values.iter().filter_map(as_f64).sum())
+            }
+        }
+        "avg" => {
+            let s: f64 = values.iter().filter_map(as_f64).sum();
+            Datum::Float(s / values.len() as f64)
+        }
+        "min" | "max" => {
+            let mut best = values[0].clone();
+            for v in &values[1..] {
+                if let Some(o) = v.compare(&best) {
+                    if (name == "min" && o.is_lt()) || (name == "max" && o.is_gt()) {
+                        best = v.clone();
+                    }
+                }
+            }
+            best
+        }
+        _ => Datum::Null,
+    })
+}
+
+fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        if let SetExpr::Values(v) = q.body.as_ref() {
+            let rows = v
+                .rows
+                .iter()
+                .map(|r| r.content.iter().map(|e| eval(e, &Scope::empty(), db, &mut 0)).collect::<R<Vec<_>>>())
+                .collect::<R<Vec<_>>>()?;
+            let width = rows.first().map(|r| r.len()).unwrap_or(0);
+            let columns = (1..=width).map(|i| OutColumn { name: format!("column{i}"), ty: SqlType::Text }).collect();
+            let n = rows.len();
+            return Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") });
+        }
+        return Err(SqlError::new("0A000", "terrarium does not support this query form yet").into());
+    };
+    let s = snapshot(db, sess);
+    let (name, alias) = match sel.from.as_slice() {
+        [] => (None, None),
+        [one] => {
+            let (n, a) = single_table(one)?;
+            (Some(n), a)
+        }
+        _ => return Err(SqlError::new("0A000", "terrarium does not support joins yet").into()),
+    };
+    let table = match &name {
+        Some(n) => {
+            Some(db.tables.get(n).ok_or_else(|| SqlError::new("42P01", format!("relation \"{n}\" does not exist")))?)
+        }
+        None => None,
+    };
+    // The select list: against the table, or constants.
+    let (columns, exprs) = match table {
+        Some(t) => projection(t, &sel.projection, alias.as_deref())?,
+        None => {
+            let mut cols = Vec::new();
+            let mut ex = Vec::new();
+            for item in &sel.projection {
+                match item {
+                    SelectItem::UnnamedExpr(e) => {
+                        cols.push(OutColumn { name: output_name(e), ty: static_type(e, None) });
+                        ex.push(e.clone());
+                    }
+                    SelectItem::ExprWithAlias { expr, alias } => {
+                        cols.push(OutColumn { name: ident(alias), ty: static_type(expr, None) });
+                        ex.push(expr.clone());
+                    }
+                    _ => return Err(SqlError::new("42601", "SELECT * with no tables specified is not valid").into()),
+                }
+            }
+            (cols, ex)
+        }
+    };
+    // The rows that pass WHERE.
+    let mut rows: Vec<(Ctid, &Version<Row>)> = Vec::new();
+    let placeholder;
+    if let Some(t) = table {
+        for (ctid, v) in t.heap.scan(&db.tx, &s) {
+            let scope = Scope { table: Some(t), alias: alias.clone(), row: Some((ctid, v)), aggregates: None };
+            if sel
+                .selection
+                .as_ref()
+                .map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d)))
+                .transpose()?
+                .unwrap_or(true)
+            {
+                rows.push((ctid, v));
+            }
+        }
+    } else {
+        placeholder = Version { xmin: 0, cmin: 0, xmax: 0, cmax: 0, lock_only: false, next: None, row: Vec::new() };
+        let ok = sel
+            .selection
+            .as_ref()
+            .map(|w| eval(w, &Scope::empty(), db, &mut 0).map(|d| truthy(&d)))
+            .transpose()?
+            .unwrap_or(true);
+        if ok {
+            rows.push((Ctid(0), &placeholder));
+        }
+    }
+    if !matches!(sel.group_by, ast::GroupByExpr::Expressions(ref e, _) if e.is_empty()) {
+        return Err(SqlError::new("0A000", "terrarium does not support GROUP BY yet").into());
+    }
+    let mut aggs = Vec::new();
+    for e in &exprs {
+        collect_aggregates(e, &mut aggs);
+    }
+    let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new(); // (output row, sort keys)
+    let order: Vec<&ast::OrderByExpr> = match &q.order_by {
+        Some(ob) => match &ob.kind {
+            ast::OrderByKind::Expressions(v) => v.iter().collect(),
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    if !aggs.is_empty() {
+        let values = aggs.iter().map(|f| aggregate(f, &rows, table, db)).collect::<R<Vec<_>>>()?;
+        let scope = Scope { table, alias: alias.clone(), row: None, aggregates: Some(&values) };
+        let mut k = 0;
+        let row = exprs.iter().map(|e| eval(e, &scope, db, &mut k)).collect::<R<Vec<_>>>()?;
+        out.push((row, Vec::new()));
+    } else {
+        for (ctid, v) in &rows {
+            let scope = Scope { table, alias: alias.clone(), row: Some((*ctid, v)), aggregates: None };
+            let row = exprs.iter().map(|e| eval(e, &scope, db, &mut 0)).collect::<R<Vec<_>>>()?;
+            let mut keys = Vec::new();
+            for o in &order {
+                keys.push(sort_key(&o.expr, &columns, &row, &scope, db)?);
+            }
+            out.push((row, keys));
+        }
+    }
+    if sel.distinct.is_some() {
+        let mut seen: Vec<Vec<Option<String>>> = Vec::new();
+        out.retain(|(r, _)| {
+            let key: Vec<Option<String>> = r.iter().map(|d| d.to_text()).collect();
+            if seen.contains(&key) {
+                false
+            } else {
+                seen.push(key);
+                true
+            }
+        });
+    }
+    if !order.is_empty() {
+        out.sort_by(|a, b| {
+            for (i, o) in order.iter().enumerate() {
+                let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+                let nulls_first = o.options.nulls_first.unwrap_or(desc);
+                let (x, y) = (&a.1[i], &b.1[i]);
+                let ord = match (x.is_null(), y.is_null()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => {
+                        if nulls_first {
+                            std::cmp::Ordering::Less
+                        } else {
+                            std::cmp::Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if nulls_first {
+                            std::cmp::Ordering::Greater
+                        } else {
+                            std::cmp::Ordering::Less
+                        }
+                    }
+                    _ => {
+                        let o = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
+                        if desc {
+                            o.reverse()
+                        } else {
+                            o
+                        }
+                    }
+                };
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+    }
+    let (mut limit, mut offset) = (None, 0usize);
+    if let Some(ast::LimitClause::LimitOffset { limit: l, offset: o, .. }) = &q.limit_clause {
+        if let Some(l) = l {
+            match eval(l, &Scope::empty(), db, &mut 0)? {
+                Datum::Int(n) if n >= 0 => limit = Some(n as usize),
+                Datum::Null => {}
+                _ => return Err(SqlError::new("2201W", "LIMIT must not be negative").into()),
+            }
+        }
+        if let Some(o) = o {
+            match eval(&o.value, &Scope::empty(), db, &mut 0)? {
+                Datum::Int(n) if n >= 0 => offset = n as usize,
+                _ => return Err(SqlError::new("2201X", "OFFSET must not be negative").into()),
+            }
+        }
+    }
+    let rows: Vec<Vec<Datum>> =
+        out.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).map(|(r, _)| r).collect();
+    let n = rows.len();
+    Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") })
+}
+
+/// ORDER BY accepts an output position (`ORDER BY 2`), an output name, or any expression.
+fn sort_key(e: &Expr, columns: &[OutColumn], row: &[Datum], scope: &Scope, db: &Database) -> R<Datum> {
+    if let Expr::Value(v) = e {
+        if let Value::Number(s, _) = &v.value {
+            let n: usize = s.parse().unwrap_or(0);
+            if n == 0 || n > row.len() {
+                return Err(SqlError::new("42P10", format!("ORDER BY position {s} is not in select list")).into());
+            }
+            return Ok(row[n - 1].clone());
+        }
+    }
+    if let Expr::Identifier(i) = e {
+        let name = ident(i);
+        if let Some(k) = columns.iter().position(|c| c.name == name) {
+            if scope.table.and_then(|t| t.column(&name)).is_none()
+                || columns.iter().filter(|c| c.name == name).count() == 1
+            {
+                return Ok(row[k].clone());
+            }
+        }
+    }
+    eval(e, scope, db, &mut 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(db: &mut Database, sess: &mut Session, sql: &str) -> Vec<Result<Output, String>> {
+        parse(sql)
+            .unwrap()
+            .iter()
+            .map(|s| match execute(db, sess, s) {
+                Ok(o) => Ok(o),
+                Err(ExecError::Sql(e)) => Err(format!("{} {}", e.code, e.message)),
+                Err(ExecError::Wait(x)) => Err(format!("wait {x}")),
+            })
+            .collect()
+    }
+
+    fn rows(o: &Result<Output, String>) -> Vec<Vec<Option<String>>> {
+        match o {
+            Ok(Output::Rows { rows, .. }) => rows.iter().map(|r| r.iter().map(|d| d.to_text()).collect()).collect(),
+            other => panic!("not rows: {other:?}"),
+        }
+    }
+
+    fn tag(o: &Result<Output, String>) -> String {
+        match o {
+            Ok(Output::Rows { tag, .. }) | Ok(Output::Command(tag)) => tag.clone(),
+            Ok(Output::Empty) => "".into(),
+            Err(e) => e.clone(),
+        }
+    }
+
+    #[test]
+    fn create_insert_select_update_delete() {
+        let mut db = Database::default();
+        let mut s = Session::default();
+        let r = run(
+            &mut db,
+            &mut s,
+            "CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance int DEFAULT 0);
+             INSERT INTO accounts VALUES (1, 'alice', 100), (2, 'bob', 50);
+             INSERT INTO accounts (id, owner) VALUES (3, 'carol') RETURNING id, balance;
+             SELECT owner, balance FROM accounts WHERE balance >= 50 ORDER BY balance DESC;
+             UPDATE accounts SET balance = balance - 10 WHERE id = 1;
+             DELETE FROM accounts WHERE owner = 'bob';
+             SELECT count(*), sum(balance), max(owner) FROM accounts;
+             INSERT INTO accounts VALUES (1, 'dup', 1);
+             INSERT INTO accounts VALUES (4, NULL, 1);
+             SELECT * FROM nosuch;
+             SELECT nosuch FROM accounts;",
+        );
+        let tags: Vec<String> = r.iter().map(tag).collect();
+        assert_eq!(
+            tags,
+            vec![
+                "CREATE TABLE",
+                "INSERT 0 2",
+                "INSERT 0 1",
+                "SELECT 2",
+                "UPDATE 1",
+                "DELETE 1",
+                "SELECT 1",
+                "23505 duplicate key value violates unique constraint \"accounts_pkey\"",
+                "23502 null value in column \"owner\" of relation \"accounts\" violates not-null constraint",
+                "42P01 relation \"nosuch\" does not exist",
+                "42703 column \"nosuch\" does not exist",
+            ]
+        );
+        assert_eq!(rows(&r[2]), vec![vec![Some("3".into()), Some("0".into())]]);
+        assert_eq!(
+            rows(&r[3]),
+            vec![vec![Some("alice".into()), Some("100".into())], vec![Some("bob".into()), Some("50".into())]]
+        );
+        assert_eq!(rows(&r[6]), vec![vec![Some("2".into()), Some("90".into()), Some("carol".into())]]);
+    }
+
+    #[test]
+    fn two_sessions_see_what_mvcc_says() {
+        let mut db = Database::default();
+        let (mut a, mut b) = (Session::default(), Session::default());
+        run(&mut db, &mut a, "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 10)");
+        run(&mut db, &mut a, "BEGIN; UPDATE t SET v = 11 WHERE id = 1");
+        // b does not see a's uncommitted update, and must wait to write the same row.
+        assert_eq!(rows(&run(&mut db, &mut b, "SELECT v FROM t")[0]), vec![vec![Some("10".into())]]);
+        let top_a = a.txn.as_ref().unwrap().top;
+        assert_eq!(tag(&run(&mut db, &mut b, "UPDATE t SET v = v + 1 WHERE id = 1")[0]), format!("wait {top_a}"));
+        // REPEATABLE READ in b: the snapshot stays, and a concurrent update is a 40001.
+        run(&mut db, &mut b, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        assert_eq!(rows(&run(&mut db, &mut b, "SELECT v FROM t")[0]), vec![vec![Some("10".into())]]);
+        run(&mut db, &mut a, "COMMIT");
+        assert_eq!(rows(&run(&mut db, &mut b, "SELECT v FROM t")[0]), vec![vec![Some("10".into())]]);
+        assert_eq!(
+            tag(&run(&mut db, &mut b, "UPDATE t SET v = 0 WHERE id = 1")[0]),
+            "40001 could not serialize access due to concurrent update"
+        );
+        assert_eq!(
+            tag(&run(&mut db, &mut b, "SELECT 1")[0]),
+            "25P02 current transaction is aborted, commands ignored until end of transaction block"
+        );
+        assert_eq!(tag(&run(&mut db, &mut b, "COMMIT")[0]), "ROLLBACK");
+        // READ COMMITTED sees the committed value and updates the newest version.
+        assert_eq!(tag(&run(&mut db, &mut b, "UPDATE t SET v = v + 1 WHERE id = 1")[0]), "UPDATE 1");
+        assert_eq!(rows(&run(&mut db, &mut b, "SELECT v FROM t")[0]), vec![vec![Some("12".into())]]);
+    }
+
+    #[test]
+    fn savepoints_undo_exactly_their_part() {
+        let mut db = Database::default();
+        let mut s = Session::default();
+        let r = run(
+            &mut db,
+            &mut s,
+            "CREATE TABLE t (v int);
+             BEGIN;
+             INSERT INTO t VALUES (1);
+             SAVEPOINT a;
+             INSERT INTO t VALUES (2);
+             SAVEPOINT b;
+             INSERT INTO t VALUES (3);
+             ROLLBACK TO SAVEPOINT a;
+             INSERT INTO t VALUES (4);
+             RELEASE SAVEPOINT a;
+             COMMIT;
+             SELECT v FROM t ORDER BY v;",
+        );
+        assert_eq!(rows(r.last().unwrap()), vec![vec![Some("1".into())], vec![Some("4".into())]]);
+        assert_eq!(
+            tag(&run(&mut db, &mut s, "ROLLBACK TO SAVEPOINT x")[0]),
+            "25P01 ROLLBACK TO SAVEPOINT can only be used in transaction blocks"
+        );
+    }
+
+    #[test]
+    fn xmin_and_xmax_are_visible() {
+        let mut db = Database::default();
+        let mut s = Session::default();
+        let r =
+            run(&mut db, &mut s, "CREATE TABLE t (v int); INSERT INTO t VALUES (1); SELECT xmin, xmax, ctid, v FROM t");
+        let row = &rows(&r[2])[0];
+        assert_eq!(row[1].as_deref(), Some("0"));
+        assert_eq!(row[2].as_deref(), Some("(0,1)"));
+        let e = parse("SELEC 1").unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), ("42601", "syntax error at or near \"SELEC\""));
+    }
+}
