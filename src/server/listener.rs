@@ -15,7 +15,6 @@ use tokio::net::TcpListener;
 use crate::clock::{Clock, SystemClock};
 use crate::limits::{ACTIVE_EXPIRE_INTERVAL_MS, PG_CONNECTIONS_COUNT_MAX_DEFAULT};
 use crate::server::{ServerOptions, Shared};
-use crate::sql::server::standin::StandIn;
 use crate::sql::server::PgServer;
 
 /// A running server: its shared state and the addresses it listens on.
@@ -55,7 +54,7 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     tokio::spawn(accept_resp(shared.clone(), redis));
     tokio::spawn(accept_line(shared.clone(), line));
     tokio::spawn(expire_cycle(shared.clone()));
-    let pg_server = PgServer::new(StandIn, PG_CONNECTIONS_COUNT_MAX_DEFAULT);
+    let pg_server = PgServer::new(crate::sql::engine::SqlEngine::default(), PG_CONNECTIONS_COUNT_MAX_DEFAULT);
     tokio::spawn(pg_server.serve(pg, shared.shutdown.subscribe()));
     Ok(Running { shared, redis_addr, line_addr, pg_addr })
 }

@@ -139,11 +139,26 @@ impl Table {
 pub struct Database {
     pub tx: Transactions,
     pub tables: BTreeMap<String, Table>,
+    /// The Bind parameters (`$1`, `$2`, ...) of the statement running now.
+    pub params: Vec<Datum>,
+    /// `pg_sleep(s)` asks the connection to sleep this long after the statement, with the
+    /// database unlocked (so other sessions run) and cancellable.
+    pub sleep_request: std::cell::Cell<Option<f64>>,
+    /// The running statement's writes, newest last, so that a statement that fails or has to
+    /// wait can be taken back exactly (PostgreSQL would abort the transaction, or re-check rows
+    /// while holding them; taking back is simpler and leaves xmin as PostgreSQL shows it).
+    pub undo: Vec<(String, Ctid, Option<super::mvcc::Saved>)>,
 }
 
 impl Default for Database {
     fn default() -> Self {
-        Database { tx: Transactions::new(), tables: BTreeMap::new() }
+        Database {
+            tx: Transactions::new(),
+            tables: BTreeMap::new(),
+            params: Vec::new(),
+            undo: Vec::new(),
+            sleep_request: std::cell::Cell::new(None),
+        }
     }
 }
 
@@ -241,7 +256,10 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
     sess.notices.clear();
     // Transaction control runs even in a failed block.
     match stmt {
-        Statement::StartTransaction { modes, .. } => return begin(db, sess, modes),
+        Statement::StartTransaction { modes, begin: is_begin, .. } => {
+            let tag = if *is_begin { "BEGIN" } else { "START TRANSACTION" };
+            return begin(db, sess, modes).map(|_| Output::Command(tag.into()));
+        }
         Statement::Commit { .. } => return Ok(commit(db, sess)),
         Statement::Rollback { savepoint: None, .. } => return Ok(rollback(db, sess)),
         Statement::Rollback { savepoint: Some(name), .. } => return rollback_to(db, sess, &name.value),
@@ -433,29 +451,27 @@ fn first_words(s: &str) -> String {
     s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
-/// Runs a writing statement in a subtransaction of its own, so that an error or a lock wait
-/// undoes exactly its writes (the statement is then reported failed, or run again).
+/// Runs a writing statement with the transaction's current xid (the top level, or the innermost
+/// savepoint's), recording each write so that an error or a lock wait takes back exactly this
+/// statement's changes (the statement is then reported failed, or run again).
 fn in_statement_xact(
     db: &mut Database,
     sess: &mut Session,
     f: impl FnOnce(&mut Database, &mut Session, Xid) -> R<Output>,
 ) -> R<Output> {
-    let parent = sess.txn.as_ref().expect("open").current();
-    let stmt = db.tx.begin_sub(parent);
-    sess.txn.as_mut().expect("open").own.push(stmt);
-    let r = f(db, sess, stmt);
-    let t = sess.txn.as_mut().expect("open");
-    match r {
-        Ok(o) => {
-            db.tx.commit(stmt);
-            Ok(o)
-        }
-        Err(e) => {
-            db.tx.abort(stmt);
-            t.own.retain(|x| *x != stmt);
-            Err(e)
+    let xid = sess.txn.as_ref().expect("open").current();
+    db.undo.clear();
+    let r = f(db, sess, xid);
+    if r.is_err() {
+        let undo = std::mem::take(&mut db.undo);
+        for (table, ctid, saved) in undo.into_iter().rev() {
+            if let Some(t) = db.tables.get_mut(&table) {
+                t.heap.undo(ctid, saved);
+            }
         }
     }
+    db.undo.clear();
+    r
 }
 
 /// The snapshot the current statement reads with.
@@ -724,10 +740,11 @@ fn literal(v: &Value) -> R<Datum> {
     Ok(match v {
         Value::Number(s, _) => match s.parse::<i64>() {
             Ok(n) => Datum::Int(n),
-            Err(_) => Datum::Float(
-                s.parse()
-                    .map_err(|_| SqlError::new("22P02", format!("invalid input syntax for type numeric: \"{s}\"")))?,
-            ),
+            Err(_) => {
+                s.parse::<f64>()
+                    .map_err(|_| SqlError::new("22P02", format!("invalid input syntax for type numeric: \"{s}\"")))?;
+                Datum::Numeric(s.clone())
+            }
         },
         Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Datum::Text(s.clone()),
         Value::DollarQuotedString(d) => Datum::Text(d.value.clone()),
@@ -767,7 +784,16 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
             let q = if parts.len() >= 2 { Some(ident(&parts[parts.len() - 2])) } else { None };
             column_ref(scope, q.as_deref(), &name)
         }
-        Expr::Value(v) => literal(&v.value),
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => {
+                let n: usize = p.trim_start_matches('$').parse().unwrap_or(0);
+                match db.params.get(n.wrapping_sub(1)) {
+                    Some(d) => Ok(d.clone()),
+                    None => Err(SqlError::new("42P02", format!("there is no parameter {p}")).into()),
+                }
+            }
+            other => literal(other),
+        },
         Expr::Nested(inner) => eval(inner, scope, db, agg_index),
         Expr::UnaryOp { op, expr } => {
             let v = eval(expr, scope, db, agg_index)?;
@@ -778,6 +804,9 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                     n.checked_neg().map(Datum::Int).ok_or_else(|| SqlError::new("22003", "bigint out of range").into())
                 }
                 (UnaryOperator::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
+                (UnaryOperator::Minus, Datum::Numeric(n)) => {
+                    Ok(Datum::Numeric(n.strip_prefix('-').map(str::to_string).unwrap_or_else(|| format!("-{n}"))))
+                }
                 (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
                 (op, v) => Err(SqlError::new("42883", format!("operator does not exist: {op}{}", type_of(&v))).into()),
             }
@@ -850,6 +879,17 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                     _ => Ok(Datum::Null),
                 })
                 .collect::<R<_>>()?;
+            if name == "pg_sleep" {
+                // The wait itself happens in the connection, after this statement, unlocked.
+                let secs = match args.first() {
+                    Some(Datum::Text(t)) => t.trim().parse().unwrap_or(0.0),
+                    Some(d) => as_f64(d).unwrap_or(0.0),
+                    None => 0.0,
+                };
+                let before = db.sleep_request.get().unwrap_or(0.0);
+                db.sleep_request.set(Some(before + secs.max(0.0)));
+                return Ok(Datum::Text(String::new()));
+            }
             scalar_function(&name, args)
         }
         other => Err(SqlError::new("0A000", format!("terrarium does not support the expression {other}")).into()),
@@ -862,6 +902,7 @@ fn type_of(d: &Datum) -> &'static str {
         Datum::Bool(_) => "boolean",
         Datum::Int(_) => "integer",
         Datum::Float(_) => "double precision",
+        Datum::Numeric(_) => "numeric",
         Datum::Text(_) => "text",
     }
 }
@@ -1047,6 +1088,7 @@ fn as_f64(d: &Datum) -> Option<f64> {
     match d {
         Datum::Int(n) => Some(*n as f64),
         Datum::Float(f) => Some(*f),
+        Datum::Numeric(s) => s.parse().ok(),
         _ => None,
     }
 }
@@ -1060,6 +1102,9 @@ fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -
         (_, Datum::Null) => Datum::Null,
         (t, Datum::Int(n)) if t.is_integer() => Datum::Int(n),
         (t, Datum::Float(f)) if t.is_integer() => Datum::Int(f.round_ties_even() as i64),
+        (t, Datum::Numeric(n)) if t.is_integer() => Datum::Int(n.parse::<f64>().map_err(|_| bad(&n))?.round() as i64),
+        (SqlType::Numeric, Datum::Numeric(n)) => Datum::Numeric(n),
+        (SqlType::Float4 | SqlType::Float8, Datum::Numeric(n)) => Datum::Float(n.parse().map_err(|_| bad(&n))?),
         (t, Datum::Text(s)) if t.is_integer() => Datum::Int(s.trim().parse().map_err(|_| bad(&s))?),
         (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Int(n)) => Datum::Float(n as f64),
         (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Float(f)) => Datum::Float(f),
@@ -1258,6 +1303,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
         check_row(db, t, &row, &own, None)?;
         let t = table_mut(db, &name)?;
         let ctid = t.heap.insert(xid, cid, row);
+        db.undo.push((name.clone(), ctid, None));
         written.push(ctid);
     }
     let n = written.len();
@@ -1374,8 +1420,23 @@ fn modify(
             let table = db.tables.get_mut(name).expect("exists");
             let outcome = match (outcome, new_row) {
                 (Some(o), _) => o,
-                (None, Some(row)) => table.heap.update(tx, ctid, xid, cid, &own, row),
-                (None, None) => table.heap.delete(tx, ctid, xid, cid, &own),
+                (None, Some(row)) => {
+                    let saved = table.heap.saved(ctid);
+                    let o = table.heap.update(tx, ctid, xid, cid, &own, row);
+                    if let WriteOutcome::Ok(Some(new)) = o {
+                        db.undo.push((name.to_string(), ctid, saved));
+                        db.undo.push((name.to_string(), new, None));
+                    }
+                    o
+                }
+                (None, None) => {
+                    let saved = table.heap.saved(ctid);
+                    let o = table.heap.delete(tx, ctid, xid, cid, &own);
+                    if matches!(o, WriteOutcome::Ok(_)) {
+                        db.undo.push((name.to_string(), ctid, saved));
+                    }
+                    o
+                }
             };
             match outcome {
                 WriteOutcome::Ok(new) => {
@@ -1574,6 +1635,7 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
                 _ => SqlType::Text,
             },
             "length" | "char_length" => SqlType::Int4,
+            "pg_sleep" => SqlType::Void,
             _ => SqlType::Text,
         },
         _ => SqlType::Text,
@@ -1814,14 +1876,14 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
     let (mut limit, mut offset) = (None, 0usize);
     if let Some(ast::LimitClause::LimitOffset { limit: l, offset: o, .. }) = &q.limit_clause {
         if let Some(l) = l {
-            match eval(l, &Scope::empty(), db, &mut 0)? {
+            match as_int(eval(l, &Scope::empty(), db, &mut 0)?) {
                 Datum::Int(n) if n >= 0 => limit = Some(n as usize),
                 Datum::Null => {}
                 _ => return Err(SqlError::new("2201W", "LIMIT must not be negative").into()),
             }
         }
         if let Some(o) = o {
-            match eval(&o.value, &Scope::empty(), db, &mut 0)? {
+            match as_int(eval(&o.value, &Scope::empty(), db, &mut 0)?) {
                 Datum::Int(n) if n >= 0 => offset = n as usize,
                 _ => return Err(SqlError::new("2201X", "OFFSET must not be negative").into()),
             }
@@ -1831,6 +1893,49 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
         out.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).map(|(r, _)| r).collect();
     let n = rows.len();
     Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") })
+}
+
+/// A parameter sent as text where a count is expected (`LIMIT $1`).
+fn as_int(d: Datum) -> Datum {
+    match d {
+        Datum::Text(s) => s.trim().parse().map(Datum::Int).unwrap_or(Datum::Text(s)),
+        d => d,
+    }
+}
+
+/// The columns a statement returns, without running it (for Describe).
+pub fn describe(db: &Database, _sess: &Session, stmt: &Statement) -> Result<Vec<OutColumn>, SqlError> {
+    let Statement::Query(q) = stmt else { return Ok(Vec::new()) };
+    let SetExpr::Select(sel) = q.body.as_ref() else { return Ok(Vec::new()) };
+    let table = match sel.from.as_slice() {
+        [] => None,
+        [one] => {
+            let (n, _) = single_table(one).map_err(unwrap_sql)?;
+            Some(db.tables.get(&n).ok_or_else(|| SqlError::new("42P01", format!("relation \"{n}\" does not exist")))?)
+        }
+        _ => return Err(SqlError::new("0A000", "terrarium does not support joins yet")),
+    };
+    match table {
+        Some(t) => projection(t, &sel.projection, None).map(|(c, _)| c).map_err(unwrap_sql),
+        None => Ok(sel
+            .projection
+            .iter()
+            .filter_map(|item| match item {
+                SelectItem::UnnamedExpr(e) => Some(OutColumn { name: output_name(e), ty: static_type(e, None) }),
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    Some(OutColumn { name: ident(alias), ty: static_type(expr, None) })
+                }
+                _ => None,
+            })
+            .collect()),
+    }
+}
+
+fn unwrap_sql(e: ExecError) -> SqlError {
+    match e {
+        ExecError::Sql(e) => e,
+        ExecError::Wait(_) => SqlError::new("55P03", "could not obtain lock"),
+    }
 }
 
 /// ORDER BY accepts an output position (`ORDER BY 2`), an output name, or any expression.

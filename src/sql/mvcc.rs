@@ -122,6 +122,15 @@ pub struct Version<R> {
     pub row: R,
 }
 
+/// A version header as it was before a write, so that the write can be undone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Saved {
+    pub xmax: Xid,
+    pub cmax: u32,
+    pub lock_only: bool,
+    pub next: Option<Ctid>,
+}
+
 /// What a writer found when it tried to change a version.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {
@@ -277,6 +286,28 @@ impl<R: Clone> Heap<R> {
         let ctid = Ctid(self.versions.len() as u32);
         self.versions.push(Some(Version { xmin: xid, cmin: cid, xmax: 0, cmax: 0, lock_only: false, next: None, row }));
         ctid
+    }
+
+    /// The fields an update or delete overwrites in the old version, for [`Heap::undo`].
+    pub fn saved(&self, ctid: Ctid) -> Option<Saved> {
+        self.get(ctid).map(|v| Saved { xmax: v.xmax, cmax: v.cmax, lock_only: v.lock_only, next: v.next })
+    }
+
+    /// Takes back one write of a statement that failed or must wait and run again: an inserted
+    /// version disappears, an updated or deleted one gets its old header back.
+    pub fn undo(&mut self, ctid: Ctid, saved: Option<Saved>) {
+        let Some(slot) = self.versions.get_mut(ctid.0 as usize) else { return };
+        match saved {
+            None => *slot = None,
+            Some(s) => {
+                if let Some(v) = slot {
+                    v.xmax = s.xmax;
+                    v.cmax = s.cmax;
+                    v.lock_only = s.lock_only;
+                    v.next = s.next;
+                }
+            }
+        }
     }
 
     /// Every version, dead or alive (uniqueness checks look at them all).

@@ -12,6 +12,9 @@ pub enum Datum {
     Bool(bool),
     Int(i64),
     Float(f64),
+    /// A `numeric` value kept as its decimal text, so `2.50` prints as `2.50` (PostgreSQL keeps
+    /// the scale); arithmetic on it goes through `f64`.
+    Numeric(String),
     Text(String),
 }
 
@@ -32,6 +35,8 @@ pub enum SqlType {
     Tid,
     /// A literal whose type is not known yet (`SELECT 'x'`), PostgreSQL's `unknown` → text.
     Unknown,
+    /// What `pg_sleep()` returns.
+    Void,
 }
 
 impl SqlType {
@@ -50,6 +55,7 @@ impl SqlType {
             SqlType::Varchar => 1043,
             SqlType::Numeric => 1700,
             SqlType::Unknown => 25,
+            SqlType::Void => 2278,
         }
     }
 
@@ -58,7 +64,7 @@ impl SqlType {
         match self {
             SqlType::Bool => 1,
             SqlType::Int2 => 2,
-            SqlType::Int4 | SqlType::Float4 | SqlType::Xid => 4,
+            SqlType::Int4 | SqlType::Float4 | SqlType::Xid | SqlType::Void => 4,
             SqlType::Int8 | SqlType::Float8 => 8,
             SqlType::Tid => 6,
             _ => -1,
@@ -78,6 +84,7 @@ impl SqlType {
             SqlType::Varchar => "character varying",
             SqlType::Xid => "xid",
             SqlType::Tid => "tid",
+            SqlType::Void => "void",
         }
     }
 
@@ -98,7 +105,7 @@ impl Datum {
             Datum::Bool(b) => Some(if *b { "t" } else { "f" }.into()),
             Datum::Int(n) => Some(n.to_string()),
             Datum::Float(f) => Some(float_text(*f)),
-            Datum::Text(s) => Some(s.clone()),
+            Datum::Numeric(s) | Datum::Text(s) => Some(s.clone()),
         }
     }
 
@@ -106,6 +113,8 @@ impl Datum {
     pub fn compare(&self, other: &Datum) -> Option<Ordering> {
         match (self, other) {
             (Datum::Null, _) | (_, Datum::Null) => None,
+            (Datum::Numeric(a), b) => Datum::Float(a.parse().ok()?).compare(b),
+            (a, Datum::Numeric(b)) => a.compare(&Datum::Float(b.parse().ok()?)),
             (Datum::Int(a), Datum::Int(b)) => Some(a.cmp(b)),
             (Datum::Int(a), Datum::Float(b)) => (*a as f64).partial_cmp(b),
             (Datum::Float(a), Datum::Int(b)) => a.partial_cmp(&(*b as f64)),

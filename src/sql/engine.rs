@@ -1,0 +1,557 @@
+//! The SQL engine behind the wire protocol: sessions, prepared statements and portals, waiting
+//! for row locks, and deadlock detection, over [`exec`](super::exec).
+//!
+//! ```text
+//!  wire layer ── simple_query / parse+bind+execute ──▶ SqlEngine
+//!                                                       │ lock the Database
+//!                                                       │ exec::execute(statement)
+//!                                                       │   Ok(rows | tag)   ─▶ RowDescription, DataRow…, CommandComplete
+//!                                                       │   Err(Sql)         ─▶ ErrorResponse (the block becomes failed)
+//!                                                       │   Err(Wait(xid))   ─▶ unlock; record "I wait for xid";
+//!                                                       │                      sleep until xid ends, a cancel, or
+//!                                                       │                      deadlock_timeout finds a cycle
+//!                                                       └ unlock
+//! ```
+//!
+//! Waiting happens with the database unlocked, so the transaction being waited for can finish.
+//! A wait that lasts `deadlock_timeout` (1 s, as PostgreSQL's default) looks for a cycle in the
+//! wait-for graph (session → the transaction it waits for → the session running that
+//! transaction → ...); the session that finds one gets 40P01, as in PostgreSQL, where the
+//! session whose timer fires first is the one that errors out.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sqlparser::ast::Statement;
+
+use super::exec::{self, Database, ExecError, OutColumn, Output, SqlError};
+use super::mvcc::Xid;
+use super::server::{
+    check_param_count, startup_parameters, BackendKey, Client, Completion, Connected, Engine, Prepared,
+    StatementDescription,
+};
+use super::types::{Datum, SqlType};
+use super::wire::messages::{
+    resolve_result_formats, BackendMessage, Bind, ErrorResponse, FieldDescription, Oid, Severity, SqlState,
+    StartupMessage, Target, TransactionStatus,
+};
+
+/// PostgreSQL's default `deadlock_timeout`: how long a lock wait lasts before it looks for a cycle.
+const DEADLOCK_TIMEOUT_MS: u64 = 1_000;
+
+/// How often a waiting session checks whether the transaction it waits for has ended.
+const LOCK_POLL_MS: u64 = 2;
+
+/// Who waits for what, for deadlock detection and `pg_locks`-style questions.
+#[derive(Default)]
+struct Waits {
+    /// session → the transaction it waits for.
+    waiting: HashMap<u32, Xid>,
+    /// top-level transaction → the session running it.
+    owner: HashMap<Xid, u32>,
+}
+
+pub struct SqlEngine {
+    db: Arc<Mutex<Database>>,
+    waits: Mutex<Waits>,
+    next_session: AtomicU32,
+}
+
+impl Default for SqlEngine {
+    fn default() -> Self {
+        SqlEngine {
+            db: Arc::new(Mutex::new(Database::default())),
+            waits: Mutex::new(Waits::default()),
+            next_session: AtomicU32::new(1),
+        }
+    }
+}
+
+pub struct Prepared1 {
+    statement: Option<Statement>,
+    param_types: Vec<Oid>,
+}
+
+pub struct Portal {
+    statement: Arc<Prepared1>,
+    params: Vec<Datum>,
+    formats: Vec<i16>,
+    /// Rows not yet sent, and the command tag, once the portal has run (Execute with max_rows
+    /// may take several calls).
+    pending: Option<(std::collections::VecDeque<Vec<Datum>>, String)>,
+    columns: Vec<OutColumn>,
+}
+
+pub struct PgSession {
+    id: u32,
+    /// The running simple-query statement's RowDescription is already sent (pg_sleep).
+    described: bool,
+    exec: exec::Session,
+    prepared: Prepared<Prepared1, Portal>,
+}
+
+fn to_response(e: &SqlError) -> ErrorResponse {
+    let code: [u8; 5] = e.code.as_bytes().try_into().unwrap_or(*b"XX000");
+    let severity = match e.severity {
+        "WARNING" => Severity::Warning,
+        "NOTICE" => Severity::Notice,
+        _ => Severity::Error,
+    };
+    let mut r = ErrorResponse::new(severity, SqlState(code), e.message.clone());
+    if let Some(d) = &e.detail {
+        r = r.with_detail(d.clone());
+    }
+    if let Some(h) = &e.hint {
+        r = r.with_hint(h.clone());
+    }
+    r
+}
+
+fn fields(columns: &[OutColumn], formats: &[i16]) -> Vec<FieldDescription> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| FieldDescription {
+            name: c.name.clone(),
+            table_oid: 0,
+            column_id: 0,
+            type_oid: c.ty.oid(),
+            type_size: c.ty.size(),
+            type_modifier: -1,
+            format: formats.get(i).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// A value in the format its column was asked for: text, or PostgreSQL's binary send format.
+fn encode(d: &Datum, ty: SqlType, format: i16) -> Result<Option<Bytes>, ErrorResponse> {
+    if d.is_null() {
+        return Ok(None);
+    }
+    if format == 0 {
+        return Ok(d.to_text().map(Bytes::from));
+    }
+    let bytes: Vec<u8> = match (ty, d) {
+        (SqlType::Int2, Datum::Int(n)) => (*n as i16).to_be_bytes().to_vec(),
+        (SqlType::Int4, Datum::Int(n)) => (*n as i32).to_be_bytes().to_vec(),
+        (SqlType::Int8, Datum::Int(n)) => n.to_be_bytes().to_vec(),
+        (SqlType::Xid, Datum::Int(n)) => (*n as u32).to_be_bytes().to_vec(),
+        (SqlType::Float8, Datum::Float(f)) => f.to_be_bytes().to_vec(),
+        (SqlType::Float4, Datum::Float(f)) => (*f as f32).to_be_bytes().to_vec(),
+        (SqlType::Bool, Datum::Bool(b)) => vec![*b as u8],
+        (SqlType::Text | SqlType::Varchar | SqlType::Unknown, d) => d.to_text().unwrap_or_default().into_bytes(),
+        (ty, _) => {
+            return Err(ErrorResponse::error(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!("terrarium cannot send type {} in binary format yet", ty.name()),
+            ))
+        }
+    };
+    Ok(Some(Bytes::from(bytes)))
+}
+
+/// A Bind parameter: text as written, binary for the types whose OID the client declared.
+fn decode_param(value: &Option<Bytes>, format: i16, oid: Oid) -> Result<Datum, ErrorResponse> {
+    let Some(v) = value else { return Ok(Datum::Null) };
+    if format == 0 {
+        let s = std::str::from_utf8(v)
+            .map_err(|_| ErrorResponse::error(SqlState(*b"22021"), "invalid byte sequence for encoding \"UTF8\""))?;
+        return Ok(Datum::Text(s.to_string()));
+    }
+    let bad = || ErrorResponse::error(SqlState(*b"22P03"), "incorrect binary data format in bind parameter 1");
+    Ok(match (oid, v.len()) {
+        (21, 2) => Datum::Int(i16::from_be_bytes([v[0], v[1]]) as i64),
+        (23, 4) => Datum::Int(i32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as i64),
+        (20, 8) => Datum::Int(i64::from_be_bytes(v[..8].try_into().map_err(|_| bad())?)),
+        (701, 8) => Datum::Float(f64::from_be_bytes(v[..8].try_into().map_err(|_| bad())?)),
+        (700, 4) => Datum::Float(f32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as f64),
+        (16, 1) => Datum::Bool(v[0] != 0),
+        (25 | 1043 | 0 | 705, _) => Datum::Text(String::from_utf8_lossy(v).into_owned()),
+        _ => return Err(bad()),
+    })
+}
+
+/// How many `$n` parameters a statement uses (the highest n, outside quotes).
+fn count_params(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let (mut i, mut max, mut quote) = (0, 0, None::<u8>);
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if c == b'$' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j > start {
+                    if let Ok(n) = sql[start..j].parse::<usize>() {
+                        max = max.max(n);
+                    }
+                }
+                i = j;
+                continue;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    max
+}
+
+impl SqlEngine {
+    /// Runs one statement, waiting (with the database unlocked) whenever another transaction
+    /// holds a row it must change.
+    async fn run(
+        &self,
+        sess: &mut PgSession,
+        stmt: &Statement,
+        params: &[Datum],
+        client: &mut Client,
+    ) -> Result<Output, ErrorResponse> {
+        let cancel = client.cancel_flag();
+        let mut waited_since: Option<Instant> = None;
+        let mut sleep: Option<f64>;
+        loop {
+            let result = {
+                let mut db = self.db.lock().expect("database");
+                db.params = params.to_vec();
+                let r = exec::execute(&mut db, &mut sess.exec, stmt);
+                db.params.clear();
+                sleep = db.sleep_request.take();
+                if let Some(t) = &sess.exec.txn {
+                    self.waits.lock().expect("waits").owner.insert(t.top, sess.id);
+                }
+                r
+            };
+            for n in sess.exec.notices.drain(..) {
+                client.send(BackendMessage::NoticeResponse(to_response(&n)));
+            }
+            match result {
+                Ok(o) => {
+                    self.waits.lock().expect("waits").waiting.remove(&sess.id);
+                    if let Some(secs) = sleep {
+                        // pg_sleep: PostgreSQL has sent RowDescription before it sleeps.
+                        if let Output::Rows { columns, .. } = &o {
+                            client.send(BackendMessage::RowDescription(fields(columns, &[])));
+                            client.flush().await;
+                            sess.described = true;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs_f64(secs.min(1e6))) => {}
+                            _ = cancel.wait() => {
+                                self.fail(sess);
+                                return Err(ErrorResponse::error(
+                                    SqlState(*b"57014"),
+                                    "canceling statement due to user request",
+                                ));
+                            }
+                        }
+                    }
+                    return Ok(o);
+                }
+                Err(ExecError::Sql(e)) => {
+                    self.waits.lock().expect("waits").waiting.remove(&sess.id);
+                    return Err(to_response(&e));
+                }
+                Err(ExecError::Wait(xid)) => {
+                    self.waits.lock().expect("waits").waiting.insert(sess.id, xid);
+                    let since = *waited_since.get_or_insert_with(Instant::now);
+                    loop {
+                        if !self.db.lock().expect("database").tx.is_active(xid) {
+                            break;
+                        }
+                        if cancel.is_requested() {
+                            self.waits.lock().expect("waits").waiting.remove(&sess.id);
+                            self.fail(sess);
+                            return Err(ErrorResponse::error(
+                                SqlState(*b"57014"),
+                                "canceling statement due to user request",
+                            ));
+                        }
+                        if since.elapsed() >= Duration::from_millis(DEADLOCK_TIMEOUT_MS) {
+                            if let Some(detail) = self.deadlock(sess.id) {
+                                self.waits.lock().expect("waits").waiting.remove(&sess.id);
+                                self.fail(sess);
+                                return Err(ErrorResponse::error(SqlState(*b"40P01"), "deadlock detected")
+                                    .with_detail(detail)
+                                    .with_hint("See server log for query details."));
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(LOCK_POLL_MS)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// After an error that did not come from `exec` (a deadlock, a cancel): the open block fails,
+    /// or the implicit transaction ends.
+    fn fail(&self, sess: &mut PgSession) {
+        let mut db = self.db.lock().expect("database");
+        if let Some(t) = sess.exec.txn.as_mut() {
+            if t.explicit {
+                t.failed = true;
+            } else {
+                let top = t.top;
+                db.tx.abort(top);
+                sess.exec.txn = None;
+            }
+        }
+    }
+
+    /// A cycle through `me` in the wait-for graph, described as PostgreSQL's DETAIL does.
+    fn deadlock(&self, me: u32) -> Option<String> {
+        let w = self.waits.lock().expect("waits");
+        let mut lines = Vec::new();
+        let mut s = me;
+        for _ in 0..64 {
+            let xid = *w.waiting.get(&s)?;
+            let holder = *w.owner.get(&xid)?;
+            lines.push(format!("Process {s} waits for ShareLock on transaction {xid}; blocked by process {holder}."));
+            if holder == me {
+                return Some(lines.join("\n"));
+            }
+            s = holder;
+        }
+        None
+    }
+
+    fn send_rows(
+        client: &mut Client,
+        columns: &[OutColumn],
+        rows: impl Iterator<Item = Vec<Datum>>,
+        formats: &[i16],
+    ) -> Result<usize, ErrorResponse> {
+        let mut n = 0;
+        for row in rows {
+            let mut values = Vec::with_capacity(row.len());
+            for (i, d) in row.iter().enumerate() {
+                values.push(encode(d, columns[i].ty, formats.get(i).copied().unwrap_or(0))?);
+            }
+            client.send(BackendMessage::DataRow(values));
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl Engine for SqlEngine {
+    type Session = PgSession;
+
+    fn connect(&self, startup: &StartupMessage, _key: BackendKey) -> Result<Connected<PgSession>, ErrorResponse> {
+        let (parameters, notices) = startup_parameters(startup)?;
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let session = PgSession { id, described: false, exec: exec::Session::default(), prepared: Prepared::default() };
+        Ok(Connected { session, parameters, notices })
+    }
+
+    async fn simple_query(&self, session: &mut PgSession, sql: &str, client: &mut Client) -> Result<(), ErrorResponse> {
+        session.prepared.drop_unnamed_statement();
+        // Parse everything first, as PostgreSQL does: a syntax error anywhere means none runs.
+        let statements = exec::parse(sql).map_err(|e| to_response(&e))?;
+        if statements.is_empty() {
+            client.send(BackendMessage::EmptyQueryResponse);
+            return Ok(());
+        }
+        for stmt in &statements {
+            session.described = false;
+            match self.run(session, stmt, &[], client).await? {
+                Output::Rows { columns, rows, tag } => {
+                    if !std::mem::take(&mut session.described) {
+                        client.send(BackendMessage::RowDescription(fields(&columns, &[])));
+                    }
+                    Self::send_rows(client, &columns, rows.into_iter(), &[])?;
+                    client.send(BackendMessage::CommandComplete { tag });
+                }
+                Output::Command(tag) => client.send(BackendMessage::CommandComplete { tag }),
+                Output::Empty => client.send(BackendMessage::EmptyQueryResponse),
+            }
+            client.flush_if_full().await;
+        }
+        Ok(())
+    }
+
+    fn parse(
+        &self,
+        session: &mut PgSession,
+        name: &str,
+        query: &str,
+        param_types: &[Oid],
+    ) -> Result<(), ErrorResponse> {
+        let mut statements = exec::parse(query).map_err(|e| to_response(&e))?;
+        if statements.len() > 1 {
+            return Err(ErrorResponse::error(
+                SqlState::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let n = count_params(query).max(param_types.len());
+        // Untyped parameters are reported as text; clients then send text, which the executor
+        // reads as the type the expression needs. (PostgreSQL infers each one's type instead.)
+        let types = (0..n).map(|i| match param_types.get(i).copied() {
+            Some(t) if t != 0 => t,
+            _ => 25,
+        });
+        session.prepared.add_statement(name, Prepared1 { statement: statements.pop(), param_types: types.collect() })
+    }
+
+    fn bind(&self, session: &mut PgSession, bind: Bind) -> Result<(), ErrorResponse> {
+        let statement = session.prepared.statement(&bind.statement)?;
+        check_param_count(&bind, statement.param_types.len())?;
+        let mut params = Vec::new();
+        for (i, v) in bind.params.iter().enumerate() {
+            let format = match bind.param_formats.len() {
+                0 => 0,
+                1 => bind.param_formats[0],
+                _ => bind.param_formats.get(i).copied().unwrap_or(0),
+            };
+            params.push(decode_param(v, format, statement.param_types[i])?);
+        }
+        // Result formats are checked against the statement's columns now, as PostgreSQL does.
+        let columns = match &statement.statement {
+            Some(stmt @ Statement::Query(_)) => {
+                let db = self.db.lock().expect("database");
+                exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?.len()
+            }
+            _ => 0,
+        };
+        let formats = resolve_result_formats(&bind.result_formats, columns)?;
+        session
+            .prepared
+            .add_portal(&bind.portal, Portal { statement, params, formats, pending: None, columns: Vec::new() })
+    }
+
+    fn describe_statement(&self, session: &mut PgSession, name: &str) -> Result<StatementDescription, ErrorResponse> {
+        let statement = session.prepared.statement(name)?;
+        let fields = match &statement.statement {
+            Some(Statement::Query(_)) => Some(self.describe(session, &statement, &[])?),
+            _ => None,
+        };
+        Ok(StatementDescription { param_types: statement.param_types.clone(), fields })
+    }
+
+    fn describe_portal(
+        &self,
+        session: &mut PgSession,
+        name: &str,
+    ) -> Result<Option<Vec<FieldDescription>>, ErrorResponse> {
+        let portal = session.prepared.portal(name)?;
+        let statement = portal.statement.clone();
+        let formats = portal.formats.clone();
+        match &statement.statement {
+            Some(Statement::Query(_)) => Ok(Some(self.describe(session, &statement, &formats)?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn execute(
+        &self,
+        session: &mut PgSession,
+        portal: &str,
+        max_rows: usize,
+        client: &mut Client,
+    ) -> Result<Completion, ErrorResponse> {
+        let p = session.prepared.portal(portal)?;
+        if p.pending.is_none() {
+            let statement = p.statement.clone();
+            let params = p.params.clone();
+            let Some(stmt) = &statement.statement else { return Ok(Completion::EmptyQuery) };
+            let out = self.run(session, stmt, &params, client).await;
+            session.described = false;
+            match out? {
+                Output::Rows { columns, rows, tag } => {
+                    let p = session.prepared.portal(portal)?;
+                    if p.formats.len() < columns.len() {
+                        p.formats = resolve_result_formats(&p.formats, columns.len())?;
+                    }
+                    p.pending = Some((rows.into(), tag));
+                    p.columns = columns;
+                }
+                Output::Command(tag) => return Ok(Completion::Command(tag)),
+                Output::Empty => return Ok(Completion::EmptyQuery),
+            }
+        }
+        let p = session.prepared.portal(portal)?;
+        let (rows, tag) = p.pending.as_mut().expect("ran above");
+        let take = if max_rows == 0 { rows.len() } else { max_rows.min(rows.len()) };
+        let batch: Vec<Vec<Datum>> = rows.drain(..take).collect();
+        let more = !rows.is_empty();
+        // A SELECT's tag counts the rows this Execute sent (`SELECT 0` once a portal is drained).
+        let tag = if tag.starts_with("SELECT ") { format!("SELECT {take}") } else { tag.clone() };
+        Self::send_rows(client, &p.columns, batch.into_iter(), &p.formats)?;
+        // As PostgreSQL: a portal that filled max_rows is suspended, even with nothing left.
+        let _ = more;
+        if max_rows > 0 && take == max_rows {
+            return Ok(Completion::Suspended);
+        }
+        Ok(Completion::Command(tag))
+    }
+
+    fn close(&self, session: &mut PgSession, target: Target, name: &str) {
+        session.prepared.close(target, name);
+    }
+
+    fn sync(&self, session: &mut PgSession) {
+        if session.exec.txn.is_none() {
+            session.prepared.drop_portals();
+        }
+    }
+
+    fn error_occurred(&self, session: &mut PgSession) {
+        self.fail(session);
+    }
+
+    fn transaction_status(&self, session: &PgSession) -> TransactionStatus {
+        match session.exec.status() {
+            b'T' => TransactionStatus::InBlock,
+            b'E' => TransactionStatus::Failed,
+            _ => TransactionStatus::Idle,
+        }
+    }
+
+    fn disconnect(&self, session: PgSession) {
+        let mut db = self.db.lock().expect("database");
+        if let Some(t) = session.exec.txn {
+            db.tx.abort(t.top);
+            self.waits.lock().expect("waits").owner.remove(&t.top);
+        }
+        self.waits.lock().expect("waits").waiting.remove(&session.id);
+    }
+}
+
+impl SqlEngine {
+    /// The columns a query would return, found by planning it (running it inside a rolled-back
+    /// subtransaction would be the alternative; describing from the select list is enough for
+    /// the statements the executor supports).
+    fn describe(
+        &self,
+        session: &mut PgSession,
+        statement: &Prepared1,
+        formats: &[i16],
+    ) -> Result<Vec<FieldDescription>, ErrorResponse> {
+        let Some(stmt) = &statement.statement else { return Ok(Vec::new()) };
+        let db = self.db.lock().expect("database");
+        let columns = exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?;
+        let formats = resolve_result_formats(formats, columns.len())?;
+        Ok(fields(&columns, &formats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_counted_outside_quotes() {
+        assert_eq!(count_params("select $1, $2 + $10"), 10);
+        assert_eq!(count_params("select '$3', \"$4\""), 0);
+        assert_eq!(count_params("select 1"), 0);
+    }
+}
