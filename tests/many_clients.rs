@@ -19,7 +19,7 @@ impl Drop for Child {
 /// Starts `terrarium up` on free ports and returns the RESP port it printed.
 fn spawn_terrarium(extra: &[&str]) -> (Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_terrarium"))
-        .args(["up", "--redis-port", "0", "--line-port", "0", "--ephemeral", "--log-level", "warn"])
+        .args(["up", "--redis-port", "0", "--line-port", "0", "--pg-port", "0", "--ephemeral", "--log-level", "warn"])
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()

@@ -20,7 +20,7 @@ if [ -z "$TARGET" ]; then
   [ -x "$BIN" ] || (cd "$ROOT" && cargo build -q)
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$BIN" up --redis-port "$PORT" --line-port "$LPORT" --ephemeral --log-level warn >/dev/null &
+  "$BIN" up --redis-port "$PORT" --line-port "$LPORT" --pg-port 0 --ephemeral --log-level warn >/dev/null &
   TPID=$!
   trap 'kill $TPID 2>/dev/null' EXIT
   for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT))" 2>/dev/null && break; sleep 0.05; done
