@@ -161,7 +161,17 @@ async fn run_batch(
                     blocked = Some((id, req.deadline_ms, rx));
                     break;
                 }
-                reply.encode(sess.resp3, out);
+                // RESP3 push frames (SUBSCRIBE's confirmations) go out even under CLIENT REPLY
+                // OFF, as in Redis 7: they are not replies.
+                let push = sess.resp3
+                    && match &reply {
+                        Frame::Push(_) => true,
+                        Frame::Sequence(v) => !v.is_empty() && v.iter().all(|f| matches!(f, Frame::Push(_))),
+                        _ => false,
+                    };
+                if sess.take_reply_permission() || push {
+                    reply.encode(sess.resp3, out);
+                }
                 if sess.close_after_reply {
                     pending.clear();
                     break;
@@ -178,7 +188,11 @@ async fn run_batch(
                 return false;
             }
             match wait_blocked(shared, sess, id, deadline_ms, rx, rd, inbuf).await {
-                Some(reply) => reply.encode(sess.resp3, out),
+                Some(reply) => {
+                    if sess.take_reply_permission() {
+                        reply.encode(sess.resp3, out)
+                    }
+                }
                 None => return false,
             }
         } else if out.len() > REPLY_BUFFER_FLUSH_BYTES && flush(shared, wr, out).await.is_err() {

@@ -372,6 +372,12 @@ pub struct Session {
     pub push_tx: mpsc::UnboundedSender<Frame>,
     pub handle: Arc<ClientHandle>,
     pub close_after_reply: bool,
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP was just run: the next command's reply is dropped.
+    pub skip_next_reply: bool,
+    /// This command's reply is dropped (the one after CLIENT REPLY SKIP).
+    pub skip_this_reply: bool,
 }
 
 impl Session {
@@ -388,7 +394,18 @@ impl Session {
             push_tx,
             handle,
             close_after_reply: false,
+            reply_off: false,
+            skip_next_reply: false,
+            skip_this_reply: false,
         }
+    }
+
+    /// Whether the reply of the command that just ran is sent (CLIENT REPLY), and the move of a
+    /// pending SKIP onto the next command, as Redis does after each command.
+    pub fn take_reply_permission(&mut self) -> bool {
+        let send = !self.reply_off && !self.skip_this_reply;
+        self.skip_this_reply = std::mem::take(&mut self.skip_next_reply);
+        send
     }
 
     pub fn subscription_count(&self) -> usize {

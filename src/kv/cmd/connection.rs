@@ -413,12 +413,21 @@ fn client_unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
 }
 
-/// CLIENT REPLY ON|OFF|SKIP. Only ON is supported; the others are refused rather than faked.
-fn client_reply(_: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+/// CLIENT REPLY ON|OFF|SKIP. OFF drops every reply until ON (which answers +OK); SKIP drops the
+/// next command's reply. Neither OFF nor SKIP is answered itself.
+fn client_reply(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if eq_ic(&argv[2], "on") {
+        ctx.sess.reply_off = false;
+        ctx.sess.skip_next_reply = false;
         Ok(Frame::ok())
-    } else if eq_ic(&argv[2], "off") || eq_ic(&argv[2], "skip") {
-        Err(CmdError::new("ERR CLIENT REPLY OFF and SKIP are not supported by terrarium"))
+    } else if eq_ic(&argv[2], "off") {
+        ctx.sess.reply_off = true;
+        Ok(Frame::Sequence(Vec::new()))
+    } else if eq_ic(&argv[2], "skip") {
+        if !ctx.sess.reply_off {
+            ctx.sess.skip_next_reply = true;
+        }
+        Ok(Frame::Sequence(Vec::new()))
     } else {
         Err(CmdError::syntax())
     }

@@ -66,6 +66,9 @@ pub static SPECS: &[CommandSpec] = &[
     spec!("cluster|shards", 2, "stale", 0, 0, 0, "@slow"),
     spec!("cluster|slaves", 3, "admin stale", 0, 0, 0, "@admin @slow @dangerous"),
     spec!("cluster|slots", 2, "stale", 0, 0, 0, "@slow"),
+    // MEMORY USAGE (src/kv/cmd/server.rs).
+    spec!("memory", -2, "", 0, 0, 0, "@slow"),
+    spec!("memory|usage", -3, "readonly", 2, 2, 1, "@read @slow"),
     // Scripting and functions (src/kv/cmd/scripting.rs).
     spec!("eval", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", 0, 0, 0, "@slow @scripting"),
     spec!("evalsha", -3, "noscript stale skip_monitor no_mandatory_keys movablekeys", 0, 0, 0, "@slow @scripting"),
