@@ -57,11 +57,11 @@ struct UpArgs {
 
 #[derive(clap::Args)]
 struct DiffArgs {
-    /// Which protocol: only `redis` for now.
+    /// Which protocol: `redis` (scenarios like tests/diff/redis/*.txt) or `pg` (tests/diff/pg/*.sql).
     protocol: String,
-    /// The real server, host:port.
-    #[arg(long, default_value = "127.0.0.1:6379")]
-    against: String,
+    /// The real server, host:port (default: Redis's 127.0.0.1:6379, PostgreSQL's 127.0.0.1:5432).
+    #[arg(long)]
+    against: Option<String>,
     /// terrarium's address; when omitted an in-process terrarium is started on a free port.
     #[arg(long)]
     terrarium: Option<String>,
@@ -147,31 +147,53 @@ async fn wait_for_signal() {
 }
 
 fn diff(a: DiffArgs) -> i32 {
-    if a.protocol != "redis" {
-        eprintln!("terrarium diff: only `redis` is supported so far");
-        return 2;
-    }
+    let pg = match a.protocol.as_str() {
+        "redis" => false,
+        "pg" | "postgres" | "postgresql" => true,
+        other => {
+            eprintln!("terrarium diff: unknown protocol `{other}` (use `redis` or `pg`)");
+            return 2;
+        }
+    };
+    let against = a.against.clone().unwrap_or_else(|| if pg { "127.0.0.1:5432" } else { "127.0.0.1:6379" }.into());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     rt.block_on(async move {
-        let (addr, _running) = match &a.terrarium {
-            Some(t) => (t.clone(), None),
-            None => {
-                let opts = ServerOptions { redis_port: 0, line_port: 0, ephemeral: true, ..Default::default() };
-                let r = listener::start(opts).await.expect("start terrarium");
-                (r.redis_addr.to_string(), Some(r))
-            }
-        };
         let mut failures = 0;
         for f in &a.files {
-            match terrarium::diff::run_file(f, &addr, &a.against).await {
-                Ok(report) => {
-                    print!("{}", report.render());
-                    failures += report.failures();
+            // Without --terrarium every file gets a fresh in-process terrarium, so one file's
+            // tables and keys cannot leak into the next.
+            let (addr, running) = match &a.terrarium {
+                Some(t) => (t.clone(), None),
+                None => {
+                    let opts = ServerOptions {
+                        redis_port: 0,
+                        line_port: 0,
+                        pg_port: 0,
+                        ephemeral: true,
+                        ..Default::default()
+                    };
+                    let r = listener::start(opts).await.expect("start terrarium");
+                    let addr = if pg { r.pg_addr } else { r.redis_addr };
+                    (addr.to_string(), Some(r))
+                }
+            };
+            let result = if pg {
+                terrarium::diff::pg::run_file(f, &addr, &against).await.map(|r| (r.render(), r.failures()))
+            } else {
+                terrarium::diff::run_file(f, &addr, &against).await.map(|r| (r.render(), r.failures()))
+            };
+            match result {
+                Ok((text, n)) => {
+                    print!("{text}");
+                    failures += n;
                 }
                 Err(e) => {
                     eprintln!("{}: {e}", f.display());
                     failures += 1;
                 }
+            }
+            if let Some(r) = running {
+                r.shutdown();
             }
         }
         if failures > 0 {

@@ -17,6 +17,8 @@
 //! Redis: the real server is the specification, and every difference is either a bug or a
 //! deviation listed in `protocol-spec/resp.md`.
 
+pub mod pg;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;

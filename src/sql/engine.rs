@@ -297,7 +297,7 @@ impl SqlEngine {
         let mut db = self.db.lock().expect("database");
         if let Some(t) = sess.exec.txn.as_mut() {
             if t.explicit {
-                t.failed = true;
+                exec::fail_block(&mut db, &mut sess.exec);
             } else {
                 let top = t.top;
                 db.tx.abort(top);

@@ -299,9 +299,23 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
         }
         sess.txn = None;
     } else if let Err(ExecError::Sql(_)) = &result {
-        txn.failed = true;
+        fail_block(db, sess);
     }
     result
+}
+
+/// A statement failed inside a transaction block: only ROLLBACK (or ROLLBACK TO a savepoint) is
+/// accepted from now on. Outside any savepoint PostgreSQL aborts the transaction at once and
+/// keeps only the block's state for the client, so its row locks go now and the sessions waiting
+/// for them carry on before the client gets round to ROLLBACK; so does terrarium. Inside a
+/// savepoint the transaction lives on for ROLLBACK TO, and keeps its locks.
+pub fn fail_block(db: &mut Database, sess: &mut Session) {
+    if let Some(t) = sess.txn.as_mut() {
+        t.failed = true;
+        if t.savepoints.is_empty() {
+            db.tx.abort(t.top);
+        }
+    }
 }
 
 fn begin(db: &mut Database, sess: &mut Session, modes: &[ast::TransactionMode]) -> R<Output> {
@@ -417,6 +431,12 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         }
         Statement::CreateTable(ct) => create_table(db, sess, ct),
         Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
+            // All or nothing: a missing table stops the statement before anything is dropped.
+            if !*if_exists {
+                if let Some(name) = names.iter().map(object_name).find(|n| !db.tables.contains_key(n)) {
+                    return Err(SqlError::new("42P01", format!("table \"{name}\" does not exist")).into());
+                }
+            }
             for n in names {
                 let name = object_name(n);
                 if db.tables.remove(&name).is_none() {
@@ -528,6 +548,16 @@ fn set_statement(sess: &mut Session, set: &ast::Set) -> R<Output> {
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
+            // `SET name TO DEFAULT` (unquoted) puts the setting back to its default.
+            let to_default = matches!(values.as_slice(), [Expr::Identifier(i)] if i.quote_style.is_none()
+                && i.value.eq_ignore_ascii_case("default"));
+            if to_default {
+                if name == "default_transaction_isolation" {
+                    sess.default_isolation = Isolation::ReadCommitted;
+                }
+                sess.settings.remove(&name);
+                return Ok(Output::Command("SET".into()));
+            }
             if name == "default_transaction_isolation" || name == "transaction_isolation" {
                 let iso = match value.to_lowercase().as_str() {
                     "read uncommitted" => Isolation::ReadUncommitted,
@@ -539,6 +569,7 @@ fn set_statement(sess: &mut Session, set: &ast::Set) -> R<Output> {
                             "22023",
                             format!("invalid value for parameter \"{name}\": \"{value}\""),
                         )
+                        .hint("Available values: serializable, repeatable read, read committed, read uncommitted.")
                         .into())
                     }
                 };
@@ -552,6 +583,13 @@ fn set_statement(sess: &mut Session, set: &ast::Set) -> R<Output> {
             Ok(Output::Command("SET".into()))
         }
         ast::Set::SetTransaction { modes, .. } => {
+            if !sess.txn.as_ref().is_some_and(|t| t.explicit) {
+                sess.notices.push(SqlError::notice(
+                    "WARNING",
+                    "25P01",
+                    "SET TRANSACTION can only be used in transaction blocks",
+                ));
+            }
             for m in modes {
                 if let ast::TransactionMode::IsolationLevel(l) = m {
                     let iso = match l {
@@ -719,6 +757,15 @@ fn column_ref(scope: &Scope, qualifier: Option<&str>, name: &str) -> R<Datum> {
     if let (Some(q), Some(t)) = (qualifier, scope.table) {
         let matches = scope.alias.as_deref() == Some(q) || (scope.alias.is_none() && t.name == q);
         if !matches {
+            // Once a table has an alias, its own name no longer refers to it.
+            if let Some(alias) = scope.alias.as_deref().filter(|_| t.name == q) {
+                return Err(SqlError::new(
+                    "42P01",
+                    format!("invalid reference to FROM-clause entry for table \"{q}\""),
+                )
+                .hint(format!("Perhaps you meant to reference the table alias \"{alias}\"."))
+                .into());
+            }
             return Err(SqlError::new("42P01", format!("missing FROM-clause entry for table \"{q}\"")).into());
         }
     }
@@ -743,7 +790,11 @@ fn literal(v: &Value) -> R<Datum> {
             Err(_) => {
                 s.parse::<f64>()
                     .map_err(|_| SqlError::new("22P02", format!("invalid input syntax for type numeric: \"{s}\"")))?;
-                Datum::Numeric(s.clone())
+                // `1e3` is the numeric 1000, and prints so.
+                match parse_decimal(s) {
+                    Some((m, scale)) => Datum::Numeric(decimal_text(m, scale)),
+                    None => Datum::Numeric(s.clone()),
+                }
             }
         },
         Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Datum::Text(s.clone()),
@@ -808,14 +859,36 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                     Ok(Datum::Numeric(n.strip_prefix('-').map(str::to_string).unwrap_or_else(|| format!("-{n}"))))
                 }
                 (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
-                (op, v) => Err(SqlError::new("42883", format!("operator does not exist: {op}{}", type_of(&v))).into()),
+                (op, v) => Err(SqlError::new("42883", format!("operator does not exist: {op}{}", type_of(&v)))
+                    .hint(OPERATOR_HINT)
+                    .into()),
             }
         }
         Expr::BinaryOp { left, op, right } => {
             let l = eval(left, scope, db, agg_index)?;
             // AND / OR are three-valued and need the right side even when the left is NULL.
             let r = eval(right, scope, db, agg_index)?;
-            binary(op, l, r)
+            let (l, r) = if matches!(op, BinaryOperator::And | BinaryOperator::Or | BinaryOperator::StringConcat) {
+                (l, r)
+            } else {
+                let l2 = adopt_type(left, l.clone(), right, &r, scope)?;
+                (l2, adopt_type(right, r, left, &l, scope)?)
+            };
+            let out = binary(op, l, r)?;
+            // Integers are computed in 64 bits; an int4 result must still fit int4, as it must in
+            // PostgreSQL, where `2147483647 + 1` is an error rather than a bigint.
+            if let Datum::Int(n) = out {
+                match static_type(e, scope.table) {
+                    SqlType::Int4 if i32::try_from(n).is_err() => {
+                        return Err(SqlError::new("22003", "integer out of range").into())
+                    }
+                    SqlType::Int2 if i16::try_from(n).is_err() => {
+                        return Err(SqlError::new("22003", "smallint out of range").into())
+                    }
+                    _ => {}
+                }
+            }
+            Ok(out)
         }
         Expr::IsNull(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)?.is_null())),
         Expr::IsNotNull(x) => Ok(Datum::Bool(!eval(x, scope, db, agg_index)?.is_null())),
@@ -870,7 +943,7 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                     *agg_index += 1;
                     return Ok(v);
                 }
-                return Err(SqlError::new("42803", format!("aggregate functions are not allowed in WHERE")).into());
+                return Err(SqlError::new("42803", "aggregate functions are not allowed in WHERE").into());
             }
             let args: Vec<Datum> = function_args(f)
                 .into_iter()
@@ -896,6 +969,26 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
     }
 }
 
+/// A quoted literal (PostgreSQL's type `unknown`) facing a number or a boolean takes that
+/// side's type, as PostgreSQL resolves `unknown`: `id = 'abc'` is 22P02 for integer, not 42883.
+fn adopt_type(e: &Expr, value: Datum, other_expr: &Expr, other: &Datum, scope: &Scope) -> R<Datum> {
+    let quoted = matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    if !quoted || !matches!(other, Datum::Int(_) | Datum::Float(_) | Datum::Numeric(_) | Datum::Bool(_)) {
+        return Ok(value);
+    }
+    let ty = match static_type(other_expr, scope.table) {
+        t @ (SqlType::Int2
+        | SqlType::Int4
+        | SqlType::Int8
+        | SqlType::Float4
+        | SqlType::Float8
+        | SqlType::Numeric
+        | SqlType::Bool) => t,
+        _ => return Ok(value),
+    };
+    coerce(value, ty, None, None)
+}
+
 fn type_of(d: &Datum) -> &'static str {
     match d {
         Datum::Null => "unknown",
@@ -910,10 +1003,10 @@ fn type_of(d: &Datum) -> &'static str {
 fn scalar_function(name: &str, args: Vec<Datum>) -> R<Datum> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Datum::Null);
     Ok(match name {
+        // SERVER_VERSION already says "(terrarium x.y.z)".
         "version" => Datum::Text(format!(
-            "PostgreSQL {} (terrarium {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
-            super::server::SERVER_VERSION,
-            env!("CARGO_PKG_VERSION")
+            "PostgreSQL {} on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
+            super::server::SERVER_VERSION
         )),
         "coalesce" => args.into_iter().find(|d| !d.is_null()).unwrap_or(Datum::Null),
         "nullif" => {
@@ -951,11 +1044,12 @@ fn scalar_function(name: &str, args: Vec<Datum>) -> R<Datum> {
             best
         }
         other => {
-            return Err(SqlError::new("42883", format!("function {other}() does not exist"))
+            let types: Vec<&str> = args.iter().map(type_of).collect();
+            return Err(SqlError::new("42883", format!("function {other}({}) does not exist", types.join(", ")))
                 .hint(
                     "No function matches the given name and argument types. You might need to add explicit type casts.",
                 )
-                .into())
+                .into());
         }
     })
 }
@@ -981,6 +1075,10 @@ fn like(s: &[u8], p: &[u8]) -> bool {
 fn truthy(d: &Datum) -> bool {
     matches!(d, Datum::Bool(true))
 }
+
+/// PostgreSQL's hint under every "operator does not exist".
+const OPERATOR_HINT: &str =
+    "No operator matches the given name and argument types. You might need to add explicit type casts.";
 
 fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
     use std::cmp::Ordering::*;
@@ -1009,6 +1107,7 @@ fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
             Some(o) => Ok(Datum::Bool(want(o))),
             None => {
                 Err(SqlError::new("42883", format!("operator does not exist: {} {} {}", type_of(&l), op, type_of(&r)))
+                    .hint(OPERATOR_HINT)
                     .into())
             }
         }
@@ -1065,6 +1164,14 @@ fn arithmetic(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
             }
         }),
         (a, b) => {
+            if matches!(op, BinaryOperator::Divide | BinaryOperator::Modulo) && as_f64(&b) == Some(0.0) {
+                return Err(div0());
+            }
+            if matches!(a, Datum::Numeric(_)) || matches!(b, Datum::Numeric(_)) {
+                if let Some(d) = decimal(&a).zip(decimal(&b)).and_then(|(a, b)| decimal_arith(op, a, b)) {
+                    return Ok(d);
+                }
+            }
             let (Some(a), Some(b)) = (as_f64(&a), as_f64(&b)) else {
                 return Err(SqlError::new("42883", "operator does not exist").into());
             };
@@ -1082,6 +1189,134 @@ fn arithmetic(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
             })
         }
     })
+}
+
+/// A `numeric` (or an integer) as a count of units of 10^-scale: `12.50` is (1250, 2). numeric
+/// arithmetic is exact in PostgreSQL and keeps scales (`3.10 * 2` is `6.20`, `1.5 + 1.25` is
+/// `2.75`), which f64 cannot do; i128 covers 38 digits, and past that the caller falls back to f64.
+fn decimal(d: &Datum) -> Option<(i128, u32)> {
+    match d {
+        Datum::Int(n) => Some((*n as i128, 0)),
+        Datum::Numeric(s) => parse_decimal(s),
+        _ => None,
+    }
+}
+
+/// The exact sum of integers and numerics, or `None` if any value is something else (a float).
+fn decimal_sum(values: &[Datum]) -> Option<(i128, u32)> {
+    values.iter().try_fold((0i128, 0u32), |acc, d| match decimal_arith(&BinaryOperator::Plus, acc, decimal(d)?)? {
+        Datum::Numeric(s) => parse_decimal(&s),
+        _ => None,
+    })
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`; anything else (NaN, Infinity) is left to f64. An exponent
+/// moves the scale, as numeric input does: `1e3` is 1000 (scale 0), `1.5e-7` is 0.00000015.
+fn parse_decimal(s: &str) -> Option<(i128, u32)> {
+    let s = s.trim();
+    if let Some((mantissa, exp)) = s.split_once(['e', 'E']) {
+        let (m, scale) = parse_decimal(mantissa)?;
+        let exp: i64 = exp.parse().ok()?;
+        let scale = i64::from(scale) - exp;
+        if scale >= 0 {
+            return Some((m, u32::try_from(scale).ok()?));
+        }
+        return Some((m.checked_mul(10i128.checked_pow(u32::try_from(-scale).ok()?)?)?, 0));
+    }
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if (int.is_empty() && frac.is_empty()) || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut m: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    Some((if negative { -m } else { m }, u32::try_from(frac.len()).ok()?))
+}
+
+/// The text PostgreSQL prints for (units, scale): every digit of the scale, even trailing zeros.
+fn decimal_text(m: i128, scale: u32) -> String {
+    let scale = scale as usize;
+    let mut digits = m.unsigned_abs().to_string();
+    if digits.len() <= scale {
+        digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
+    }
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    let sign = if m < 0 { "-" } else { "" };
+    if scale == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+/// `+`, `-` and `%` (the larger scale), `*` (the scales added) and `/` (see [`division_scale`]), as
+/// PostgreSQL's numeric does them. `None` when i128 is too small; the divisor is never zero here.
+fn decimal_arith(op: &BinaryOperator, a: (i128, u32), b: (i128, u32)) -> Option<Datum> {
+    let align = |(m, s): (i128, u32), to: u32| m.checked_mul(10i128.checked_pow(to - s)?);
+    let (m, scale) = match op {
+        BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Modulo => {
+            let scale = a.1.max(b.1);
+            let (x, y) = (align(a, scale)?, align(b, scale)?);
+            let m = match op {
+                BinaryOperator::Plus => x.checked_add(y)?,
+                BinaryOperator::Minus => x.checked_sub(y)?,
+                // Truncating, with the dividend's sign, as PostgreSQL's mod.
+                _ => x.checked_rem(y)?,
+            };
+            (m, scale)
+        }
+        BinaryOperator::Multiply => (a.0.checked_mul(b.0)?, a.1.checked_add(b.1)?),
+        BinaryOperator::Divide => {
+            // a/b at scale r is a.0 * 10^(b.1 + r) / (b.0 * 10^a.1), rounded half away from zero.
+            let r = division_scale(a, b);
+            let num = a.0.checked_mul(10i128.checked_pow(b.1.checked_add(r)?)?)?;
+            let den = b.0.checked_mul(10i128.checked_pow(a.1)?)?;
+            let (q, rem) = (num.checked_div(den)?, num.checked_rem(den)?);
+            let away = rem.unsigned_abs().checked_mul(2)? >= den.unsigned_abs();
+            let m = if away { q + if (num < 0) != (den < 0) { -1 } else { 1 } } else { q };
+            (m, r)
+        }
+        _ => return None,
+    };
+    Some(Datum::Numeric(decimal_text(m, scale)))
+}
+
+/// The scale of a numeric quotient, PostgreSQL's `select_div_scale`: enough digits for at least
+/// 16 significant ones, and never fewer than either operand shows. Weights count base-10000
+/// digits, as PostgreSQL stores numerics: `1.0 / 3` is `0.33333333333333333333` (20 places),
+/// `5 / 2.0` is `2.5000000000000000` (16).
+fn division_scale(a: (i128, u32), b: (i128, u32)) -> u32 {
+    // (weight, first base-10000 digit) of |m| * 10^-scale; (0, 0) for zero.
+    let weight = |(m, scale): (i128, u32)| -> (i64, u128) {
+        let m = m.unsigned_abs();
+        if m == 0 {
+            return (0, 0);
+        }
+        // Pad the fraction to whole groups of four, then split |m| into base-10000 digits.
+        let pad = (4 - scale % 4) % 4;
+        let Some(mut v) = 10u128.checked_pow(pad).and_then(|p| m.checked_mul(p)) else { return (0, 0) };
+        let frac_groups = i64::from((scale + pad) / 4);
+        let mut groups = 0i64;
+        let mut first = 0;
+        while v > 0 {
+            first = v % 10_000;
+            v /= 10_000;
+            groups += 1;
+        }
+        (groups - 1 - frac_groups, first)
+    };
+    let ((w1, d1), (w2, d2)) = (weight(a), weight(b));
+    let mut qweight = w1 - w2;
+    if d1 <= d2 {
+        qweight -= 1;
+    }
+    let r = (16 - qweight * 4).max(i64::from(a.1)).max(i64::from(b.1)).clamp(0, 1000);
+    r as u32
 }
 
 fn as_f64(d: &Datum) -> Option<f64> {
@@ -1106,7 +1341,12 @@ fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -
         (SqlType::Numeric, Datum::Numeric(n)) => Datum::Numeric(n),
         (SqlType::Float4 | SqlType::Float8, Datum::Numeric(n)) => Datum::Float(n.parse().map_err(|_| bad(&n))?),
         (t, Datum::Text(s)) if t.is_integer() => Datum::Int(s.trim().parse().map_err(|_| bad(&s))?),
-        (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Int(n)) => Datum::Float(n as f64),
+        (SqlType::Numeric, Datum::Int(n)) => Datum::Numeric(n.to_string()),
+        (SqlType::Numeric, Datum::Text(s)) if parse_decimal(&s).is_some() => {
+            let (m, scale) = parse_decimal(&s).expect("checked");
+            Datum::Numeric(decimal_text(m, scale))
+        }
+        (SqlType::Float4 | SqlType::Float8, Datum::Int(n)) => Datum::Float(n as f64),
         (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Float(f)) => Datum::Float(f),
         (SqlType::Float4 | SqlType::Float8 | SqlType::Numeric, Datum::Text(s)) => {
             Datum::Float(s.trim().parse().map_err(|_| bad(&s))?)
@@ -1248,19 +1488,25 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
     let Some(source) = &ins.source else {
         return Err(SqlError::new("0A000", "terrarium needs VALUES or SELECT in INSERT").into());
     };
-    let value_rows: Vec<Vec<Datum>> = match source.body.as_ref() {
+    // `None` is the DEFAULT keyword; an explicit NULL is `Some(Datum::Null)` and stays NULL.
+    let value_rows: Vec<Vec<Option<Datum>>> = match source.body.as_ref() {
         SetExpr::Values(values) => {
             let mut out = Vec::new();
             for exprs in &values.rows {
                 if exprs.content.len() > targets.len() {
                     return Err(SqlError::new("42601", "INSERT has more expressions than target columns").into());
                 }
+                // Without a column list, missing trailing values take their defaults; with one,
+                // every listed column needs a value.
+                if !ins.columns.is_empty() && exprs.content.len() < targets.len() {
+                    return Err(SqlError::new("42601", "INSERT has more target columns than expressions").into());
+                }
                 let mut row = Vec::new();
                 for e in &exprs.content {
                     row.push(if matches!(e, Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default")) {
-                        Datum::Null
+                        None
                     } else {
-                        eval(e, &Scope::empty(), db, &mut 0)?
+                        Some(eval(e, &Scope::empty(), db, &mut 0)?)
                     });
                 }
                 out.push(row);
@@ -1268,7 +1514,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
             out
         }
         _ => match select(db, sess, source)? {
-            Output::Rows { rows, .. } => rows,
+            Output::Rows { rows, .. } => rows.into_iter().map(|r| r.into_iter().map(Some).collect()).collect(),
             _ => Vec::new(),
         },
     };
@@ -1280,14 +1526,13 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
         let mut given = vec![false; table.columns.len()];
         for (k, v) in values.into_iter().enumerate() {
             let i = targets[k];
-            row[i] = coerce(v, table.columns[i].ty, table.columns[i].max_len, Some(&table.columns[i].name))?;
-            given[i] = true;
+            if let Some(v) = v {
+                row[i] = coerce(v, table.columns[i].ty, table.columns[i].max_len, Some(&table.columns[i].name))?;
+                given[i] = true;
+            }
         }
         for (i, c) in table.columns.iter().enumerate() {
-            if given[i] && !row[i].is_null() {
-                continue;
-            }
-            if given[i] && !c.serial && c.default.is_none() {
+            if given[i] {
                 continue;
             }
             if c.serial {
@@ -1388,10 +1633,7 @@ fn modify(
             let table = db.tables.get(name).expect("exists");
             // Row conflicts first, as PostgreSQL: a concurrent update is a wait or a 40001 before
             // any constraint is looked at.
-            let outcome = match table.heap.check_writable(&db.tx, ctid, &own) {
-                Ok(()) => None,
-                Err(o) => Some(o),
-            };
+            let outcome = table.heap.check_writable(&db.tx, ctid, &own).err();
             let old = table.heap.get(ctid).expect("visible").clone();
             let new_row = if outcome.is_some() {
                 None
@@ -1595,6 +1837,15 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             Value::Boolean(_) => SqlType::Bool,
             _ => SqlType::Text,
         },
+        // `-2147483648` is an int4 literal in PostgreSQL, though 2147483648 alone is not.
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr: inner } => match inner.as_ref() {
+            Expr::Value(v) if matches!(v.value, Value::Number(..)) => match format!("-{}", v.value).parse::<i64>() {
+                Ok(n) if i32::try_from(n).is_ok() => SqlType::Int4,
+                Ok(_) => SqlType::Int8,
+                Err(_) => SqlType::Numeric,
+            },
+            _ => static_type(inner, table),
+        },
         Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => static_type(inner, table),
         Expr::BinaryOp { left, op, right } => match op {
             BinaryOperator::Eq
@@ -1606,14 +1857,25 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             | BinaryOperator::And
             | BinaryOperator::Or => SqlType::Bool,
             BinaryOperator::StringConcat => SqlType::Text,
+            // PostgreSQL's operator choice: smallint with smallint stays smallint, real with real
+            // stays real, any other mix with a float is double precision.
             _ => {
                 let (l, r) = (static_type(left, table), static_type(right, table));
-                if l == SqlType::Int8 || r == SqlType::Int8 {
-                    SqlType::Int8
-                } else if l.is_integer() && r.is_integer() {
-                    SqlType::Int4
-                } else if l == SqlType::Float8 || r == SqlType::Float8 {
+                let float = |t: SqlType| matches!(t, SqlType::Float4 | SqlType::Float8);
+                if l.is_integer() && r.is_integer() {
+                    if l == SqlType::Int2 && r == SqlType::Int2 {
+                        SqlType::Int2
+                    } else if l == SqlType::Int8 || r == SqlType::Int8 {
+                        SqlType::Int8
+                    } else {
+                        SqlType::Int4
+                    }
+                } else if l == SqlType::Float4 && r == SqlType::Float4 {
+                    SqlType::Float4
+                } else if float(l) || float(r) {
                     SqlType::Float8
+                } else if l == SqlType::Int8 || r == SqlType::Int8 {
+                    SqlType::Int8
                 } else {
                     SqlType::Numeric
                 }
@@ -1625,11 +1887,24 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
         Expr::Cast { data_type, .. } => column_type(data_type).map(|t| t.0).unwrap_or(SqlType::Text),
         Expr::Function(f) => match function_name(f).as_str() {
             "count" => SqlType::Int8,
+            // PostgreSQL's sum() widens integers (int2/int4 to bigint, bigint to numeric) and keeps
+            // floating-point types as they are.
             "sum" => match function_args(f).first() {
-                Some(FunctionArgExpr::Expr(e)) if static_type(e, table).is_integer() => SqlType::Int8,
+                Some(FunctionArgExpr::Expr(e)) => match static_type(e, table) {
+                    SqlType::Int2 | SqlType::Int4 => SqlType::Int8,
+                    t @ (SqlType::Float4 | SqlType::Float8) => t,
+                    _ => SqlType::Numeric,
+                },
                 _ => SqlType::Numeric,
             },
-            "avg" => SqlType::Numeric,
+            "avg" => match function_args(f).first() {
+                Some(FunctionArgExpr::Expr(e))
+                    if matches!(static_type(e, table), SqlType::Float4 | SqlType::Float8) =>
+                {
+                    SqlType::Float8
+                }
+                _ => SqlType::Numeric,
+            },
             "min" | "max" | "abs" | "coalesce" | "greatest" | "least" | "nullif" => match function_args(f).first() {
                 Some(FunctionArgExpr::Expr(e)) => static_type(e, table),
                 _ => SqlType::Text,
@@ -1682,19 +1957,41 @@ fn aggregate(f: &ast::Function, rows: &[(Ctid, &Version<Row>)], table: Option<&T
             }
         }
     }
+    // count(DISTINCT x), sum(DISTINCT x): each value once.
+    let distinct = matches!(&f.args, FunctionArguments::List(l)
+        if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)));
+    if distinct {
+        let mut seen: Vec<Datum> = Vec::new();
+        for v in values {
+            if !seen.iter().any(|s| s.compare(&v) == Some(std::cmp::Ordering::Equal)) {
+                seen.push(v);
+            }
+        }
+        values = seen;
+    }
     Ok(match name.as_str() {
         "count" => Datum::Int(values.len() as i64),
         _ if values.is_empty() => Datum::Null,
         "sum" => {
-            if values.iter().all(|d| matches!(d, Datum::Int(_))) {
-                Datum::Int(values.iter().map(|d| if let Datum::Int(n) = d { *n } else { 0 }).sum())
-            } else {
-                Datum::Float(values.iter().filter_map(as_f64).sum())
+            let ints = values.iter().try_fold(0i64, |acc, d| match d {
+                Datum::Int(n) => acc.checked_add(*n),
+                _ => None,
+            });
+            match (ints, decimal_sum(&values)) {
+                (Some(n), _) => Datum::Int(n),
+                // numeric values (and bigints past i64) add up exactly, keeping the largest scale.
+                (None, Some((m, scale))) => Datum::Numeric(decimal_text(m, scale)),
+                (None, None) => Datum::Float(values.iter().filter_map(as_f64).sum()),
             }
         }
         "avg" => {
-            let s: f64 = values.iter().filter_map(as_f64).sum();
-            Datum::Float(s / values.len() as f64)
+            // Integers and numerics average as numeric does: their exact sum over the count.
+            let exact = decimal_sum(&values)
+                .and_then(|sum| decimal_arith(&BinaryOperator::Divide, sum, (values.len() as i128, 0)));
+            match exact {
+                Some(d) => d,
+                None => Datum::Float(values.iter().filter_map(as_f64).sum::<f64>() / values.len() as f64),
+            }
         }
         "min" | "max" => {
             let mut best = values[0].clone();
@@ -1888,6 +2185,20 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
                 _ => return Err(SqlError::new("2201X", "OFFSET must not be negative").into()),
             }
         }
+    }
+    // The standard's spelling of LIMIT: FETCH FIRST [n] ROW[S] ONLY (n defaults to one).
+    if let Some(fetch) = &q.fetch {
+        if fetch.with_ties || fetch.percent {
+            return Err(SqlError::new("0A000", "terrarium does not support FETCH ... WITH TIES or PERCENT").into());
+        }
+        limit = match &fetch.quantity {
+            None => Some(1),
+            Some(e) => match as_int(eval(e, &Scope::empty(), db, &mut 0)?) {
+                Datum::Int(n) if n >= 0 => Some(n as usize),
+                Datum::Null => None,
+                _ => return Err(SqlError::new("2201W", "LIMIT must not be negative").into()),
+            },
+        };
     }
     let rows: Vec<Vec<Datum>> =
         out.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).map(|(r, _)| r).collect();
@@ -2104,5 +2415,27 @@ mod tests {
         assert_eq!(row[2].as_deref(), Some("(0,1)"));
         let e = parse("SELEC 1").unwrap_err();
         assert_eq!((e.code, e.message.as_str()), ("42601", "syntax error at or near \"SELEC\""));
+    }
+
+    #[test]
+    fn numeric_arithmetic_is_exact_and_keeps_scales() {
+        let d = |s: &str| parse_decimal(s).unwrap();
+        let op = |o: BinaryOperator, a: &str, b: &str| match decimal_arith(&o, d(a), d(b)) {
+            Some(Datum::Numeric(s)) => s,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(op(BinaryOperator::Multiply, "3.10", "2"), "6.20");
+        assert_eq!(op(BinaryOperator::Plus, "1.5", "1.25"), "2.75");
+        assert_eq!(op(BinaryOperator::Minus, "0.005", "1"), "-0.995");
+        assert_eq!(op(BinaryOperator::Modulo, "-7.5", "2"), "-1.5");
+        // select_div_scale: 16 significant digits, more when the quotient is below one.
+        assert_eq!(op(BinaryOperator::Divide, "5", "2.0"), "2.5000000000000000");
+        assert_eq!(op(BinaryOperator::Divide, "1.0", "3"), "0.33333333333333333333");
+        assert_eq!(op(BinaryOperator::Divide, "2", "3.0"), "0.66666666666666666667");
+        assert_eq!(op(BinaryOperator::Divide, "-1", "3.0"), "-0.33333333333333333333");
+        assert_eq!(d("1e3"), (1000, 0));
+        assert_eq!(d("1.5e-7"), (15, 8));
+        assert_eq!(decimal_text(-5, 3), "-0.005");
+        assert!(parse_decimal("NaN").is_none() && parse_decimal(".").is_none());
     }
 }
