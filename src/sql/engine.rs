@@ -239,7 +239,9 @@ impl SqlEngine {
                     if let Some(secs) = sleep {
                         // pg_sleep: PostgreSQL has sent RowDescription before it sleeps.
                         if let Output::Rows { columns, .. } = &o {
-                            client.send(BackendMessage::RowDescription(fields(columns, &[])));
+                            if !sess.described {
+                                client.send(BackendMessage::RowDescription(fields(columns, &[])));
+                            }
                             client.flush().await;
                             sess.described = true;
                         }
@@ -340,6 +342,53 @@ impl SqlEngine {
         }
         Ok(n)
     }
+
+    /// Whether running `stmt` would fail before computing any row: PostgreSQL then sends no
+    /// RowDescription. Found by checking what planning checks here: that every column named in
+    /// the select list, WHERE and ORDER BY exists (the executor reports those as 42703/42P01).
+    fn plans_fail(&self, session: &PgSession, stmt: &Statement) -> bool {
+        let db = self.db.lock().expect("database");
+        exec::check_plan(&db, &session.exec, stmt).is_err()
+    }
+
+    async fn run_all(
+        &self,
+        session: &mut PgSession,
+        statements: &[Statement],
+        client: &mut Client,
+    ) -> Result<(), ErrorResponse> {
+        for stmt in statements {
+            session.described = false;
+            // PostgreSQL describes a query's columns once it is planned, before computing rows, so
+            // an error while computing them (division by zero, a lock that cannot be had) follows
+            // the RowDescription. Errors found while planning (unknown column) come alone.
+            if let Statement::Query(_) = stmt {
+                let columns = {
+                    let db = self.db.lock().expect("database");
+                    exec::describe(&db, &session.exec, stmt)
+                };
+                if let Ok(columns) = columns {
+                    if !columns.is_empty() && !self.plans_fail(session, stmt) {
+                        client.send(BackendMessage::RowDescription(fields(&columns, &[])));
+                        session.described = true;
+                    }
+                }
+            }
+            match self.run(session, stmt, &[], client).await? {
+                Output::Rows { columns, rows, tag } => {
+                    if !std::mem::take(&mut session.described) {
+                        client.send(BackendMessage::RowDescription(fields(&columns, &[])));
+                    }
+                    Self::send_rows(client, &columns, rows.into_iter(), &[])?;
+                    client.send(BackendMessage::CommandComplete { tag });
+                }
+                Output::Command(tag) => client.send(BackendMessage::CommandComplete { tag }),
+                Output::Empty => client.send(BackendMessage::EmptyQueryResponse),
+            }
+            client.flush_if_full().await;
+        }
+        Ok(())
+    }
 }
 
 impl Engine for SqlEngine {
@@ -360,22 +409,15 @@ impl Engine for SqlEngine {
             client.send(BackendMessage::EmptyQueryResponse);
             return Ok(());
         }
-        for stmt in &statements {
-            session.described = false;
-            match self.run(session, stmt, &[], client).await? {
-                Output::Rows { columns, rows, tag } => {
-                    if !std::mem::take(&mut session.described) {
-                        client.send(BackendMessage::RowDescription(fields(&columns, &[])));
-                    }
-                    Self::send_rows(client, &columns, rows.into_iter(), &[])?;
-                    client.send(BackendMessage::CommandComplete { tag });
-                }
-                Output::Command(tag) => client.send(BackendMessage::CommandComplete { tag }),
-                Output::Empty => client.send(BackendMessage::EmptyQueryResponse),
-            }
-            client.flush_if_full().await;
+        if statements.len() > 1 && session.exec.txn.is_none() {
+            session.exec.implicit_block = true;
         }
-        Ok(())
+        let result = self.run_all(session, &statements, client).await;
+        let mut db = self.db.lock().expect("database");
+        if session.exec.implicit_block {
+            exec::end_implicit_block(&mut db, &mut session.exec);
+        }
+        result
     }
 
     fn parse(

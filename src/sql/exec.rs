@@ -144,6 +144,10 @@ pub struct Database {
     /// `pg_sleep(s)` asks the connection to sleep this long after the statement, with the
     /// database unlocked (so other sessions run) and cancellable.
     pub sleep_request: std::cell::Cell<Option<f64>>,
+    /// The running statement's transaction: txid_current() and now() read it.
+    pub current: Option<(Xid, std::time::SystemTime)>,
+    /// Rows that SELECT ... SKIP LOCKED found locked, left out of its result.
+    pub skip: std::collections::HashSet<(String, Ctid)>,
     /// The running statement's writes, newest last, so that a statement that fails or has to
     /// wait can be taken back exactly (PostgreSQL would abort the transaction, or re-check rows
     /// while holding them; taking back is simpler and leaves xmin as PostgreSQL shows it).
@@ -158,6 +162,8 @@ impl Default for Database {
             params: Vec::new(),
             undo: Vec::new(),
             sleep_request: std::cell::Cell::new(None),
+            current: None,
+            skip: Default::default(),
         }
     }
 }
@@ -175,6 +181,8 @@ pub struct Txn {
     pub savepoints: Vec<(String, Xid)>,
     pub cid: u32,
     pub isolation: Isolation,
+    /// When the transaction began: what now() and current_timestamp return throughout it.
+    pub started: std::time::SystemTime,
     /// The transaction's snapshot (REPEATABLE READ and SERIALIZABLE), taken at its first statement.
     pub snapshot: Option<Snapshot>,
     /// An error happened: only ROLLBACK (or ROLLBACK TO SAVEPOINT) is accepted.
@@ -197,6 +205,9 @@ pub struct Session {
     /// Warnings and notices produced by the last statement (sent before its result).
     pub notices: Vec<SqlError>,
     pub settings: BTreeMap<String, String>,
+    /// A multi-statement simple Query is running: its statements share one implicit transaction,
+    /// as in PostgreSQL.
+    pub implicit_block: bool,
 }
 
 impl Default for Session {
@@ -206,6 +217,7 @@ impl Default for Session {
             default_isolation: Isolation::ReadCommitted,
             notices: Vec::new(),
             settings: BTreeMap::new(),
+            implicit_block: false,
         }
     }
 }
@@ -278,6 +290,7 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
     if implicit {
         let top = db.tx.begin();
         sess.txn = Some(Txn {
+            started: std::time::SystemTime::now(),
             top,
             own: vec![top],
             savepoints: Vec::new(),
@@ -288,10 +301,17 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
             explicit: false,
         });
     }
+    db.current = sess.txn.as_ref().map(|t| (t.top, t.started));
     let result = run_statement(db, sess, stmt);
+    db.current = None;
     let txn = sess.txn.as_mut().expect("transaction open");
     txn.cid += 1;
-    if implicit {
+    // In a multi-statement Query the implicit transaction spans the whole string: the connection
+    // ends it (`end_implicit_block`), except that an error or a lock wait ends it here.
+    let in_block = sess.implicit_block && !txn.explicit;
+    // A lock wait inside the block undoes only the statement (already done), which then runs again.
+    let keep = in_block && matches!(result, Ok(_) | Err(ExecError::Wait(_)));
+    if (implicit || in_block) && !keep {
         let top = txn.top;
         match &result {
             Ok(_) => db.tx.commit(top),
@@ -302,6 +322,19 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
         fail_block(db, sess);
     }
     result
+}
+
+/// Ends a multi-statement Query's implicit transaction: committed if it is still implicit (a
+/// BEGIN in the string made it an explicit block, which lives on).
+pub fn end_implicit_block(db: &mut Database, sess: &mut Session) {
+    sess.implicit_block = false;
+    if let Some(t) = sess.txn.as_ref() {
+        if !t.explicit {
+            let top = t.top;
+            db.tx.commit(top);
+            sess.txn = None;
+        }
+    }
 }
 
 /// A statement failed inside a transaction block: only ROLLBACK (or ROLLBACK TO a savepoint) is
@@ -330,12 +363,19 @@ fn begin(db: &mut Database, sess: &mut Session, modes: &[ast::TransactionMode]) 
             };
         }
     }
+    if let Some(t) = sess.txn.as_mut().filter(|t| !t.explicit && sess.implicit_block) {
+        // BEGIN inside a multi-statement Query turns its implicit transaction into a block.
+        t.explicit = true;
+        t.isolation = isolation;
+        return Ok(Output::Command("BEGIN".into()));
+    }
     if sess.txn.is_some() {
         sess.notices.push(SqlError::notice("WARNING", "25001", "there is already a transaction in progress"));
         return Ok(Output::Command("BEGIN".into()));
     }
     let top = db.tx.begin();
     sess.txn = Some(Txn {
+        started: std::time::SystemTime::now(),
         top,
         own: vec![top],
         savepoints: Vec::new(),
@@ -456,6 +496,11 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         Statement::Insert(ins) => in_statement_xact(db, sess, |db, sess, xid| insert(db, sess, ins, xid)),
         Statement::Update(up) => in_statement_xact(db, sess, |db, sess, xid| update(db, sess, up, xid)),
         Statement::Delete(del) => in_statement_xact(db, sess, |db, sess, xid| delete(db, sess, del, xid)),
+        Statement::Query(q) if !q.locks.is_empty() => in_statement_xact(db, sess, |db, sess, xid| {
+            let r = lock_rows(db, sess, q, xid).and_then(|_| select(db, sess, q));
+            db.skip.clear();
+            r
+        }),
         Statement::Query(q) => select(db, sess, q),
         Statement::ShowVariable { variable } => show(sess, variable),
         Statement::Set(set) => set_statement(sess, set),
@@ -952,6 +997,19 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                     _ => Ok(Datum::Null),
                 })
                 .collect::<R<_>>()?;
+            match name.as_str() {
+                "txid_current" | "pg_current_xact_id" => {
+                    return Ok(db.current.map(|c| Datum::Int(c.0 as i64)).unwrap_or(Datum::Null))
+                }
+                "now" | "current_timestamp" | "transaction_timestamp" => {
+                    let t = db.current.map(|c| c.1).unwrap_or_else(std::time::SystemTime::now);
+                    return Ok(Datum::Text(super::types::timestamptz_text(t)));
+                }
+                "clock_timestamp" | "statement_timestamp" => {
+                    return Ok(Datum::Text(super::types::timestamptz_text(std::time::SystemTime::now())))
+                }
+                _ => {}
+            }
             if name == "pg_sleep" {
                 // The wait itself happens in the connection, after this statement, unlocked.
                 let secs = match args.first() {
@@ -1911,6 +1969,11 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             },
             "length" | "char_length" => SqlType::Int4,
             "pg_sleep" => SqlType::Void,
+            "txid_current" => SqlType::Int8,
+            "pg_current_xact_id" => SqlType::Xid,
+            "now" | "current_timestamp" | "transaction_timestamp" | "clock_timestamp" | "statement_timestamp" => {
+                SqlType::Timestamptz
+            }
             _ => SqlType::Text,
         },
         _ => SqlType::Text,
@@ -2065,6 +2128,9 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
     let placeholder;
     if let Some(t) = table {
         for (ctid, v) in t.heap.scan(&db.tx, &s) {
+            if !db.skip.is_empty() && db.skip.contains(&(t.name.clone(), ctid)) {
+                continue;
+            }
             let scope = Scope { table: Some(t), alias: alias.clone(), row: Some((ctid, v)), aggregates: None };
             if sel
                 .selection
@@ -2206,6 +2272,80 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
     Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") })
 }
 
+/// SELECT ... FOR UPDATE / FOR SHARE [NOWAIT | SKIP LOCKED]: locks the rows the query reads,
+/// before it reads them, the way UPDATE would find them (waiting for a holder, re-checking a row
+/// that moved under READ COMMITTED, 40001 under the stricter levels). FOR SHARE locks
+/// exclusively here: terrarium has no shared row locks yet.
+fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) -> R<()> {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(SqlError::new("0A000", "FOR UPDATE is supported on a plain SELECT only").into());
+    };
+    let [from] = sel.from.as_slice() else {
+        return Err(SqlError::new("0A000", "FOR UPDATE needs exactly one table here").into());
+    };
+    let (name, alias) = single_table(from)?;
+    let nonblock = q.locks.iter().find_map(|l| l.nonblock.clone());
+    let s = snapshot(db, sess);
+    let t = sess.txn.as_ref().expect("open");
+    let (own, isolation) = (t.own.clone(), t.isolation);
+    let targets = matching(db, &name, alias.clone(), sel.selection.as_ref(), &s)?;
+    for mut ctid in targets {
+        loop {
+            let tx = &db.tx;
+            let table = db.tables.get_mut(&name).expect("exists");
+            let saved = table.heap.saved(ctid);
+            match table.heap.lock(tx, ctid, xid, &own) {
+                WriteOutcome::Ok(_) => {
+                    db.undo.push((name.clone(), ctid, saved));
+                    break;
+                }
+                WriteOutcome::Wait(x) => match nonblock {
+                    Some(ast::NonBlock::Nowait) => {
+                        return Err(SqlError::new(
+                            "55P03",
+                            format!("could not obtain lock on row in relation \"{name}\""),
+                        )
+                        .into())
+                    }
+                    Some(ast::NonBlock::SkipLocked) => {
+                        db.skip.insert((name.clone(), ctid));
+                        break;
+                    }
+                    None => return Err(ExecError::Wait(x)),
+                },
+                WriteOutcome::Deleted if !isolation.transaction_snapshot() => break,
+                WriteOutcome::Moved(next) if !isolation.transaction_snapshot() => {
+                    let table = db.tables.get(&name).expect("exists");
+                    let mut newest = next;
+                    while let Some(n) = table.heap.get(newest).and_then(|v| v.next) {
+                        newest = n;
+                    }
+                    let v = table.heap.get(newest).expect("exists");
+                    let scope =
+                        Scope { table: Some(table), alias: alias.clone(), row: Some((newest, v)), aggregates: None };
+                    let still = sel
+                        .selection
+                        .as_ref()
+                        .map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d)))
+                        .transpose()?
+                        .unwrap_or(true);
+                    if !still {
+                        break;
+                    }
+                    ctid = newest;
+                }
+                WriteOutcome::Deleted => {
+                    return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
+                }
+                WriteOutcome::Moved(_) => {
+                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A parameter sent as text where a count is expected (`LIMIT $1`).
 fn as_int(d: Datum) -> Datum {
     match d {
@@ -2215,6 +2355,69 @@ fn as_int(d: Datum) -> Datum {
 }
 
 /// The columns a statement returns, without running it (for Describe).
+/// Whether a query would fail while being planned rather than while computing rows: a failed
+/// block, an unknown table, column or function, a constant expression that cannot be computed
+/// (PostgreSQL folds constants while planning, so `SELECT 1/0` fails there), a literal that does
+/// not fit the column it is compared with, an aggregate in WHERE. Found by a dry run of every
+/// expression over one made-up row of harmless values. The engine sends RowDescription before
+/// running a query that plans, as PostgreSQL does.
+pub fn check_plan(db: &Database, sess: &Session, stmt: &Statement) -> Result<(), SqlError> {
+    if sess.txn.as_ref().is_some_and(|t| t.failed) {
+        return Err(SqlError::new("25P02", "current transaction is aborted"));
+    }
+    let Statement::Query(q) = stmt else { return Ok(()) };
+    let SetExpr::Select(sel) = q.body.as_ref() else { return Ok(()) };
+    let (table, alias) = match sel.from.as_slice() {
+        [] => (None, None),
+        [one] => {
+            let (n, a) = single_table(one).map_err(unwrap_sql)?;
+            (Some(db.tables.get(&n).ok_or_else(|| SqlError::new("42P01", "missing table"))?), a)
+        }
+        _ => return Err(SqlError::new("0A000", "joins")),
+    };
+    let exprs: Vec<Expr> = match table {
+        Some(t) => projection(t, &sel.projection, None).map_err(unwrap_sql)?.1,
+        None => sel
+            .projection
+            .iter()
+            .filter_map(|item| match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
+    let sample: Row = table
+        .map(|t| {
+            t.columns
+                .iter()
+                .map(|c| match c.ty {
+                    SqlType::Bool => Datum::Bool(true),
+                    SqlType::Float4 | SqlType::Float8 => Datum::Float(1.0),
+                    SqlType::Numeric => Datum::Numeric("1".into()),
+                    t if t.is_integer() => Datum::Int(1),
+                    _ => Datum::Text("a".into()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let version = Version { xmin: 1, cmin: 0, xmax: 0, cmax: 0, lock_only: false, next: None, row: sample };
+    let row = table.map(|_| (Ctid(0), &version));
+    let ones = vec![Datum::Int(1); 64];
+    let dry = |e: &Expr, aggregates: Option<&[Datum]>| -> Result<(), SqlError> {
+        let scope = Scope { table, alias: alias.clone(), row, aggregates };
+        let r = eval(e, &scope, db, &mut 0);
+        db.sleep_request.set(None);
+        r.map(|_| ()).map_err(unwrap_sql)
+    };
+    for e in &exprs {
+        dry(e, Some(&ones))?;
+    }
+    if let Some(w) = &sel.selection {
+        dry(w, None)?;
+    }
+    Ok(())
+}
+
 pub fn describe(db: &Database, _sess: &Session, stmt: &Statement) -> Result<Vec<OutColumn>, SqlError> {
     let Statement::Query(q) = stmt else { return Ok(Vec::new()) };
     let SetExpr::Select(sel) = q.body.as_ref() else { return Ok(Vec::new()) };

@@ -37,6 +37,8 @@ pub enum SqlType {
     Unknown,
     /// What `pg_sleep()` returns.
     Void,
+    /// `timestamp with time zone` (now(), current_timestamp), shown in UTC.
+    Timestamptz,
 }
 
 impl SqlType {
@@ -56,6 +58,7 @@ impl SqlType {
             SqlType::Numeric => 1700,
             SqlType::Unknown => 25,
             SqlType::Void => 2278,
+            SqlType::Timestamptz => 1184,
         }
     }
 
@@ -65,7 +68,7 @@ impl SqlType {
             SqlType::Bool => 1,
             SqlType::Int2 => 2,
             SqlType::Int4 | SqlType::Float4 | SqlType::Xid | SqlType::Void => 4,
-            SqlType::Int8 | SqlType::Float8 => 8,
+            SqlType::Int8 | SqlType::Float8 | SqlType::Timestamptz => 8,
             SqlType::Tid => 6,
             _ => -1,
         }
@@ -85,6 +88,7 @@ impl SqlType {
             SqlType::Xid => "xid",
             SqlType::Tid => "tid",
             SqlType::Void => "void",
+            SqlType::Timestamptz => "timestamp with time zone",
         }
     }
 
@@ -139,6 +143,34 @@ impl Datum {
     }
 }
 
+/// A time as `timestamptz` prints it with TimeZone UTC: `2026-11-28 11:30:00.123456+00`
+/// (microseconds, trailing zeros of the fraction dropped, as PostgreSQL does).
+pub fn timestamptz_text(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let micros = d.subsec_micros();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    let mut out =
+        format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", year, month, day, rem / 3600, rem % 3600 / 60, rem % 60);
+    if micros > 0 {
+        let frac = format!("{micros:06}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push_str("+00");
+    out
+}
+
 /// PostgreSQL's boolean input: `t`, `true`, `yes`, `on`, `1` and their opposites, any case,
 /// any unique prefix of the words.
 pub fn parse_bool(s: &str) -> Option<bool> {
@@ -191,5 +223,7 @@ mod tests {
         assert_eq!(parse_bool("YES"), Some(true));
         assert_eq!(parse_bool("of"), Some(false));
         assert_eq!(parse_bool("maybe"), None);
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_764_329_400_120_000);
+        assert_eq!(timestamptz_text(t), "2025-11-28 11:30:00.12+00");
     }
 }
