@@ -248,7 +248,31 @@ fn isolation_name(i: Isolation) -> &'static str {
 
 /// Parses `sql` (one or more statements) with PostgreSQL's dialect.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(&e.to_string()))
+    match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(v) => Ok(v),
+        Err(e) => match without_vacuum_options(sql) {
+            // sqlparser knows `VACUUM [FULL] [table]` but not VERBOSE / ANALYZE / (options):
+            // read those as the plain form (terrarium prints no VERBOSE report).
+            Some(plain) => Parser::parse_sql(&PostgreSqlDialect {}, &plain).map_err(|_| syntax_error(&e.to_string())),
+            None => Err(syntax_error(&e.to_string())),
+        },
+    }
+}
+
+fn without_vacuum_options(sql: &str) -> Option<String> {
+    let t = sql.trim().trim_end_matches(';').trim();
+    if t.len() < 6 || !t[..6].eq_ignore_ascii_case("vacuum") {
+        return None;
+    }
+    let mut rest = t[6..].trim_start();
+    if rest.starts_with('(') {
+        rest = rest[rest.find(')')? + 1..].trim_start();
+    }
+    let words: Vec<&str> = rest
+        .split_whitespace()
+        .filter(|w| !["verbose", "analyze", "analyse", "freeze"].contains(&w.to_ascii_lowercase().as_str()))
+        .collect();
+    Some(format!("VACUUM {}", words.join(" ")))
 }
 
 /// PostgreSQL's wording for a parse error: `syntax error at or near "x"` or `... at end of input`.
@@ -470,6 +494,29 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
             Ok(Output::Command("RELEASE".into()))
         }
         Statement::CreateTable(ct) => create_table(db, sess, ct),
+        Statement::Vacuum(v) => {
+            let t = sess.txn.as_ref().expect("open");
+            if t.explicit || sess.implicit_block {
+                return Err(SqlError::new("25001", "VACUUM cannot run inside a transaction block").into());
+            }
+            let names: Vec<String> = match &v.table_name {
+                Some(n) => {
+                    let name = object_name(n);
+                    if !db.tables.contains_key(&name) {
+                        return Err(SqlError::new("42P01", format!("relation \"{name}\" does not exist")).into());
+                    }
+                    vec![name]
+                }
+                None => db.tables.keys().cloned().collect(),
+            };
+            for name in names {
+                let tx = &db.tx;
+                if let Some(table) = db.tables.get_mut(&name) {
+                    table.heap.vacuum(tx);
+                }
+            }
+            Ok(Output::Command("VACUUM".into()))
+        }
         Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
             // All or nothing: a missing table stops the statement before anything is dropped.
             if !*if_exists {
@@ -501,6 +548,12 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
             db.skip.clear();
             r
         }),
+        Statement::Query(q) if mentions_stat_view(q) => {
+            materialize_stat_view(db);
+            let r = select(db, sess, q);
+            db.tables.remove(STAT_VIEW);
+            r
+        }
         Statement::Query(q) => select(db, sess, q),
         Statement::ShowVariable { variable } => show(sess, variable),
         Statement::Set(set) => set_statement(sess, set),
@@ -2272,6 +2325,50 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
     Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") })
 }
 
+const STAT_VIEW: &str = "pg_stat_user_tables";
+
+fn mentions_stat_view(q: &ast::Query) -> bool {
+    match q.body.as_ref() {
+        SetExpr::Select(sel) => sel.from.iter().any(|f| matches!(single_table(f), Ok((n, _)) if n == STAT_VIEW)),
+        _ => false,
+    }
+}
+
+/// `pg_stat_user_tables`, built from the heaps when a query reads it: one row per table with its
+/// live and dead versions (what VACUUM would remove). PostgreSQL's view has many more columns and
+/// its counts lag behind (the statistics collector); these are exact and immediate.
+fn materialize_stat_view(db: &mut Database) {
+    let col =
+        |name: &str, ty| Column { name: name.into(), ty, max_len: None, not_null: false, default: None, serial: false };
+    let mut heap = Heap::new();
+    for t in db.tables.values() {
+        let (live, dead) = t.heap.counts(&db.tx);
+        let row = vec![
+            Datum::Text("public".into()),
+            Datum::Text(t.name.clone()),
+            Datum::Int(live as i64),
+            Datum::Int(dead as i64),
+        ];
+        // xid 1 is PostgreSQL's bootstrap xid: committed and visible to every snapshot.
+        heap.insert(1, 0, row);
+    }
+    db.tables.insert(
+        STAT_VIEW.into(),
+        Table {
+            name: STAT_VIEW.into(),
+            columns: vec![
+                col("schemaname", SqlType::Text),
+                col("relname", SqlType::Text),
+                col("n_live_tup", SqlType::Int8),
+                col("n_dead_tup", SqlType::Int8),
+            ],
+            uniques: Vec::new(),
+            heap,
+            sequence: 0,
+        },
+    );
+}
+
 /// SELECT ... FOR UPDATE / FOR SHARE [NOWAIT | SKIP LOCKED]: locks the rows the query reads,
 /// before it reads them, the way UPDATE would find them (waiting for a holder, re-checking a row
 /// that moved under READ COMMITTED, 40001 under the stricter levels). FOR SHARE locks
@@ -2640,5 +2737,43 @@ mod tests {
         assert_eq!(d("1.5e-7"), (15, 8));
         assert_eq!(decimal_text(-5, 3), "-0.005");
         assert!(parse_decimal("NaN").is_none() && parse_decimal(".").is_none());
+    }
+}
+
+#[cfg(test)]
+mod vacuum_tests {
+    use super::*;
+
+    fn q(db: &mut Database, s: &mut Session, sql: &str) -> Result<Output, ExecError> {
+        let stmts = parse(sql).unwrap();
+        let mut last = Ok(Output::Empty);
+        for st in &stmts {
+            last = execute(db, s, st);
+        }
+        last
+    }
+
+    #[test]
+    fn vacuum_removes_dead_versions_and_the_stat_view_shows_it() {
+        let mut db = Database::default();
+        let mut s = Session::default();
+        q(&mut db, &mut s, "CREATE TABLE t (id int, v int)").unwrap();
+        q(&mut db, &mut s, "INSERT INTO t VALUES (1, 0), (2, 0)").unwrap();
+        for _ in 0..3 {
+            q(&mut db, &mut s, "UPDATE t SET v = v + 1").unwrap();
+        }
+        let stats = |db: &mut Database, s: &mut Session| match q(
+            db,
+            s,
+            "SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE relname = 't'",
+        ) {
+            Ok(Output::Rows { rows, .. }) => (rows[0][0].clone(), rows[0][1].clone()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(stats(&mut db, &mut s), (Datum::Int(2), Datum::Int(6)));
+        assert!(matches!(q(&mut db, &mut s, "VACUUM VERBOSE t"), Ok(Output::Command(t)) if t == "VACUUM"));
+        assert_eq!(stats(&mut db, &mut s), (Datum::Int(2), Datum::Int(0)));
+        q(&mut db, &mut s, "BEGIN").unwrap();
+        assert!(matches!(q(&mut db, &mut s, "VACUUM"), Err(ExecError::Sql(e)) if e.code == "25001"));
     }
 }
