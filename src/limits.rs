@@ -139,3 +139,12 @@ pub const PG_CONNECTIONS_COUNT_MAX_DEFAULT: usize = 100;
 /// Replies to PostgreSQL clients are written out once this many bytes are pending, even before a
 /// Sync or Flush, so a query returning a million rows never buffers them all.
 pub const PG_SEND_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
+
+/// The largest payload one WAL record may carry (`sql::wal`). Recovery reads a record whole before
+/// checking its CRC, so this bounds what a damaged length word can make it reserve; a change bigger
+/// than this is refused when it is appended, never written half.
+pub const WAL_RECORD_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// `sql::wal` writes its buffered records out (without fsync) once this many bytes wait, like
+/// PostgreSQL's `wal_buffers` filling up, so a long transaction never holds its whole WAL in memory.
+pub const WAL_BUFFER_WRITE_BYTES: usize = 1024 * 1024;

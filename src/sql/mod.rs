@@ -22,4 +22,5 @@ pub mod exec;
 pub mod mvcc;
 pub mod server;
 pub mod types;
+pub mod wal;
 pub mod wire;
