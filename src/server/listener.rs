@@ -54,7 +54,9 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     tokio::spawn(accept_resp(shared.clone(), redis));
     tokio::spawn(accept_line(shared.clone(), line));
     tokio::spawn(expire_cycle(shared.clone()));
-    let pg_server = PgServer::new(crate::sql::engine::SqlEngine::default(), PG_CONNECTIONS_COUNT_MAX_DEFAULT);
+    let data_dir = (!opts.ephemeral).then(|| std::path::PathBuf::from(&opts.data_dir));
+    let engine = crate::sql::engine::SqlEngine::open(data_dir.as_deref())?;
+    let pg_server = PgServer::new(engine, PG_CONNECTIONS_COUNT_MAX_DEFAULT);
     tokio::spawn(pg_server.serve(pg, shared.shutdown.subscribe()));
     Ok(Running { shared, redis_addr, line_addr, pg_addr })
 }

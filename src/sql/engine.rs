@@ -60,6 +60,25 @@ pub struct SqlEngine {
     next_session: AtomicU32,
 }
 
+impl SqlEngine {
+    /// The durable store: replays `<data_dir>/pg_wal/wal.log` (cutting a torn tail), then logs
+    /// every commit there. `None` keeps everything in memory (`--ephemeral`).
+    pub fn open(data_dir: Option<&std::path::Path>) -> std::io::Result<SqlEngine> {
+        let engine = SqlEngine::default();
+        if let Some(dir) = data_dir {
+            let wal_dir = dir.join("pg_wal");
+            std::fs::create_dir_all(&wal_dir)?;
+            let (wal, records) = super::wal::Wal::open(&wal_dir.join("wal.log"))?;
+            let mut db = engine.db.lock().expect("database");
+            let n =
+                exec::replay(&mut db, &records).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            tracing::info!("PostgreSQL store: replayed {n} committed transactions from {}", wal_dir.display());
+            db.wal = Some(wal);
+        }
+        Ok(engine)
+    }
+}
+
 impl Default for SqlEngine {
     fn default() -> Self {
         SqlEngine {

@@ -148,6 +148,8 @@ pub struct Database {
     pub current: Option<(Xid, std::time::SystemTime)>,
     /// Rows that SELECT ... SKIP LOCKED found locked, left out of its result.
     pub skip: std::collections::HashSet<(String, Ctid)>,
+    /// The write-ahead log, when the store is durable (`None` under `--ephemeral`).
+    pub wal: Option<super::wal::Wal>,
     /// The running statement's writes, newest last, so that a statement that fails or has to
     /// wait can be taken back exactly (PostgreSQL would abort the transaction, or re-check rows
     /// while holding them; taking back is simpler and leaves xmin as PostgreSQL shows it).
@@ -164,6 +166,7 @@ impl Default for Database {
             sleep_request: std::cell::Cell::new(None),
             current: None,
             skip: Default::default(),
+            wal: None,
         }
     }
 }
@@ -183,6 +186,10 @@ pub struct Txn {
     pub isolation: Isolation,
     /// When the transaction began: what now() and current_timestamp return throughout it.
     pub started: std::time::SystemTime,
+    /// The transaction's changes as WAL entries, with the (sub)transaction that made each: written
+    /// to the log, followed by a Commit, when it commits; dropped when it (or the savepoint that
+    /// made them) rolls back. Only committed work ever reaches the log, so replay needs no undo.
+    pub wal: Vec<(Xid, super::wal::WalEntry)>,
     /// The transaction's snapshot (REPEATABLE READ and SERIALIZABLE), taken at its first statement.
     pub snapshot: Option<Snapshot>,
     /// An error happened: only ROLLBACK (or ROLLBACK TO SAVEPOINT) is accepted.
@@ -314,6 +321,7 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
     if implicit {
         let top = db.tx.begin();
         sess.txn = Some(Txn {
+            wal: Vec::new(),
             started: std::time::SystemTime::now(),
             top,
             own: vec![top],
@@ -337,11 +345,18 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
     let keep = in_block && matches!(result, Ok(_) | Err(ExecError::Wait(_)));
     if (implicit || in_block) && !keep {
         let top = txn.top;
+        let entries = std::mem::take(&mut txn.wal);
+        sess.txn = None;
         match &result {
-            Ok(_) => db.tx.commit(top),
+            Ok(_) => {
+                if let Err(e) = log_commit(db, top, entries) {
+                    db.tx.abort(top);
+                    return Err(e.into());
+                }
+                db.tx.commit(top)
+            }
             Err(_) => db.tx.abort(top),
         }
-        sess.txn = None;
     } else if let Err(ExecError::Sql(_)) = &result {
         fail_block(db, sess);
     }
@@ -352,12 +367,131 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
 /// BEGIN in the string made it an explicit block, which lives on).
 pub fn end_implicit_block(db: &mut Database, sess: &mut Session) {
     sess.implicit_block = false;
-    if let Some(t) = sess.txn.as_ref() {
-        if !t.explicit {
-            let top = t.top;
-            db.tx.commit(top);
-            sess.txn = None;
+    if sess.txn.as_ref().is_some_and(|t| !t.explicit) {
+        let t = sess.txn.take().expect("checked");
+        match log_commit(db, t.top, t.wal) {
+            Ok(()) => db.tx.commit(t.top),
+            Err(e) => {
+                db.tx.abort(t.top);
+                sess.notices.push(e);
+            }
         }
+    }
+}
+
+/// Writes a committing transaction's changes and its Commit record to the WAL, durably when
+/// `synchronous_commit` is on (the default): COMMIT is acknowledged only after this returns, so
+/// whatever a client saw committed survives a crash. Nothing is written for a read-only
+/// transaction. (PostgreSQL also groups concurrent commits into one fsync; here one lock
+/// serialises them, so each commit pays its own.)
+fn log_commit(db: &mut Database, top: Xid, entries: Vec<(Xid, super::wal::WalEntry)>) -> Result<(), SqlError> {
+    let Some(wal) = db.wal.as_mut() else { return Ok(()) };
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| SqlError::new("58030", format!("could not write to WAL: {e}"));
+    for (_, e) in &entries {
+        wal.append(&e.encode()).map_err(io)?;
+    }
+    wal.append(&super::wal::WalEntry::Commit { xid: top }.encode()).map_err(io)?;
+    wal.flush(true).map_err(io)?;
+    Ok(())
+}
+
+/// Adds a change to the running transaction's WAL entries (written at COMMIT).
+fn log_change(sess: &mut Session, xid: Xid, entry: super::wal::WalEntry) {
+    if let Some(t) = sess.txn.as_mut() {
+        t.wal.push((xid, entry));
+    }
+}
+
+/// DDL is not transactional here: it is logged, durably, as it happens.
+fn log_ddl(db: &mut Database, entry: super::wal::WalEntry) -> Result<(), SqlError> {
+    let Some(wal) = db.wal.as_mut() else { return Ok(()) };
+    let io = |e: std::io::Error| SqlError::new("58030", format!("could not write to WAL: {e}"));
+    wal.append(&entry.encode()).map_err(io)?;
+    wal.flush(true).map_err(io)?;
+    Ok(())
+}
+
+/// Rebuilds the tables from the log at start-up: DDL in order, and each committed transaction's
+/// changes at its Commit record (a transaction without one, cut by a crash, is dropped). Versions
+/// come back as written by the bootstrap transaction (xid 1), committed and visible to all; a
+/// change that names a row by its old place is mapped to the place replay gave it.
+pub fn replay(db: &mut Database, records: &[super::wal::Record]) -> Result<usize, String> {
+    use super::wal::WalEntry;
+    let mut pending: Vec<WalEntry> = Vec::new();
+    let mut places: std::collections::HashMap<(String, u32), Ctid> = std::collections::HashMap::new();
+    let mut applied = 0;
+    let mut sess = Session::default();
+    for rec in records {
+        let entry = WalEntry::decode(&rec.payload).map_err(|e| format!("WAL record at {}: {e}", rec.lsn))?;
+        match entry {
+            WalEntry::CreateTable { sql, .. } => {
+                let stmts = parse(&sql).map_err(|e| e.message)?;
+                if let Some(Statement::CreateTable(ct)) = stmts.first() {
+                    create_table(db, &mut sess, ct).map_err(|_| format!("replaying {sql}"))?;
+                }
+            }
+            WalEntry::DropTable { name } => {
+                db.tables.remove(&name);
+            }
+            WalEntry::Begin { .. } => {}
+            WalEntry::Abort { .. } => pending.clear(),
+            WalEntry::Commit { .. } => {
+                for e in pending.drain(..) {
+                    apply(db, e, &mut places);
+                }
+                applied += 1;
+            }
+            other => pending.push(other),
+        }
+    }
+    // Sequences continue after the largest value a serial column holds.
+    for t in db.tables.values_mut() {
+        let serials: Vec<usize> = t.columns.iter().enumerate().filter(|(_, c)| c.serial).map(|(i, _)| i).collect();
+        for (_, v) in t.heap.all() {
+            for &i in &serials {
+                if let Datum::Int(n) = v.row[i] {
+                    t.sequence = t.sequence.max(n);
+                }
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn apply(db: &mut Database, e: super::wal::WalEntry, places: &mut std::collections::HashMap<(String, u32), Ctid>) {
+    use super::wal::WalEntry;
+    const BOOTSTRAP: Xid = 1;
+    match e {
+        WalEntry::Insert { table, ctid, row, .. } => {
+            let Some(t) = db.tables.get_mut(&table) else { return };
+            let datums: Row = row
+                .into_iter()
+                .zip(t.columns.iter())
+                .map(|(d, c)| match d {
+                    None => Datum::Null,
+                    Some(b) => {
+                        let text = String::from_utf8_lossy(&b).into_owned();
+                        match c.ty {
+                            SqlType::Numeric => Datum::Numeric(text),
+                            ty => coerce(Datum::Text(text), ty, None, None).unwrap_or(Datum::Null),
+                        }
+                    }
+                })
+                .collect();
+            let new = t.heap.insert(BOOTSTRAP, 0, datums);
+            places.insert((table, ctid.0), new);
+        }
+        WalEntry::Delete { table, ctid, .. } | WalEntry::Update { table, ctid, .. } => {
+            let Some(&at) = places.get(&(table.clone(), ctid.0)) else { return };
+            let tx = &db.tx;
+            if let Some(t) = db.tables.get_mut(&table) {
+                t.heap.delete(tx, at, BOOTSTRAP, 0, &[BOOTSTRAP]);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -399,6 +533,7 @@ fn begin(db: &mut Database, sess: &mut Session, modes: &[ast::TransactionMode]) 
     }
     let top = db.tx.begin();
     sess.txn = Some(Txn {
+        wal: Vec::new(),
         started: std::time::SystemTime::now(),
         top,
         own: vec![top],
@@ -423,6 +558,14 @@ fn commit(db: &mut Database, sess: &mut Session) -> Output {
             Output::Command("ROLLBACK".into())
         }
         Some(t) => {
+            if let Err(e) = log_commit(db, t.top, t.wal) {
+                for (_, sp) in &t.savepoints {
+                    db.tx.abort(*sp);
+                }
+                db.tx.abort(t.top);
+                sess.notices.push(SqlError { severity: "WARNING", ..e });
+                return Output::Command("ROLLBACK".into());
+            }
             for (_, sp) in &t.savepoints {
                 db.tx.commit(*sp);
             }
@@ -458,6 +601,7 @@ fn rollback_to(db: &mut Database, sess: &mut Session, name: &str) -> R<Output> {
     for (_, sp) in t.savepoints.drain(pos..) {
         db.tx.abort(sp);
         t.own.retain(|x| *x != sp);
+        t.wal.retain(|(x, _)| *x != sp);
     }
     let parent = t.current();
     let sp = db.tx.begin_sub(parent);
@@ -526,6 +670,9 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
             }
             for n in names {
                 let name = object_name(n);
+                if db.tables.contains_key(&name) {
+                    log_ddl(db, super::wal::WalEntry::DropTable { name: name.clone() })?;
+                }
                 if db.tables.remove(&name).is_none() {
                     if *if_exists {
                         sess.notices.push(SqlError::notice(
@@ -579,8 +726,12 @@ fn in_statement_xact(
 ) -> R<Output> {
     let xid = sess.txn.as_ref().expect("open").current();
     db.undo.clear();
+    let mark = sess.txn.as_ref().expect("open").wal.len();
     let r = f(db, sess, xid);
     if r.is_err() {
+        if let Some(t) = sess.txn.as_mut() {
+            t.wal.truncate(mark);
+        }
         let undo = std::mem::take(&mut db.undo);
         for (table, ctid, saved) in undo.into_iter().rev() {
             if let Some(t) = db.tables.get_mut(&table) {
@@ -827,7 +978,8 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
             SqlError::new("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")).into()
         );
     }
-    db.tables.insert(name.clone(), Table { name, columns, uniques, heap: Heap::new(), sequence: 0 });
+    db.tables.insert(name.clone(), Table { name: name.clone(), columns, uniques, heap: Heap::new(), sequence: 0 });
+    log_ddl(db, super::wal::WalEntry::CreateTable { name, sql: ct.to_string() })?;
     Ok(Output::Command("CREATE TABLE".into()))
 }
 
@@ -1658,8 +1810,10 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
         let t = db.tables.get(&name).expect("exists");
         check_row(db, t, &row, &own, None)?;
         let t = table_mut(db, &name)?;
+        let text = row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
         let ctid = t.heap.insert(xid, cid, row);
         db.undo.push((name.clone(), ctid, None));
+        log_change(sess, xid, super::wal::WalEntry::Insert { table: name.clone(), ctid, xid, cid, row: text });
         written.push(ctid);
     }
     let n = written.len();
@@ -1779,6 +1933,18 @@ fn modify(
                     if let WriteOutcome::Ok(Some(new)) = o {
                         db.undo.push((name.to_string(), ctid, saved));
                         db.undo.push((name.to_string(), new, None));
+                        let v = table.heap.get(new).expect("just written");
+                        let text = v.row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
+                        log_change(
+                            sess,
+                            xid,
+                            super::wal::WalEntry::Update { table: name.to_string(), ctid, new_ctid: new, xid },
+                        );
+                        log_change(
+                            sess,
+                            xid,
+                            super::wal::WalEntry::Insert { table: name.to_string(), ctid: new, xid, cid, row: text },
+                        );
                     }
                     o
                 }
@@ -1787,6 +1953,7 @@ fn modify(
                     let o = table.heap.delete(tx, ctid, xid, cid, &own);
                     if matches!(o, WriteOutcome::Ok(_)) {
                         db.undo.push((name.to_string(), ctid, saved));
+                        log_change(sess, xid, super::wal::WalEntry::Delete { table: name.to_string(), ctid, xid });
                     }
                     o
                 }

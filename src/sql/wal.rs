@@ -298,6 +298,15 @@ pub struct Wal {
     failed: bool,
 }
 
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("current_lsn", &self.current_lsn())
+            .field("flushed_lsn", &self.flushed_lsn())
+            .finish()
+    }
+}
+
 impl Wal {
     /// Opens the log at `path`, creating it if it does not exist (or is empty), and returns the
     /// intact records in order. A torn or damaged tail is cut off the file; damage followed by an
@@ -534,19 +543,47 @@ fn create_file(path: &Path, base_lsn: Lsn) -> io::Result<()> {
 /// crash no transaction is in progress, and `cid` only orders the writes of one that is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalEntry {
-    Begin { xid: Xid },
-    Commit { xid: Xid },
-    Abort { xid: Xid },
-    Insert { table: String, xid: Xid, cid: u32, row: Vec<Option<Vec<u8>>> },
-    Delete { table: String, ctid: Ctid, xid: Xid },
-    Update { table: String, ctid: Ctid, new_ctid: Ctid, xid: Xid },
-    CreateTable { name: String, sql: String },
-    DropTable { name: String },
+    Begin {
+        xid: Xid,
+    },
+    Commit {
+        xid: Xid,
+    },
+    Abort {
+        xid: Xid,
+    },
+    /// A new version at `ctid` (its place when it was written: replay maps it to the place it
+    /// gets, for the Update and Delete records that name it later).
+    Insert {
+        table: String,
+        ctid: Ctid,
+        xid: Xid,
+        cid: u32,
+        row: Vec<Option<Vec<u8>>>,
+    },
+    Delete {
+        table: String,
+        ctid: Ctid,
+        xid: Xid,
+    },
+    Update {
+        table: String,
+        ctid: Ctid,
+        new_ctid: Ctid,
+        xid: Xid,
+    },
+    CreateTable {
+        name: String,
+        sql: String,
+    },
+    DropTable {
+        name: String,
+    },
 }
 
 /// The version byte every encoded entry starts with. Bump it when a layout changes, and keep
 /// decoding the old one for as long as logs written by it may be replayed.
-pub const WAL_ENTRY_VERSION: u8 = 1;
+pub const WAL_ENTRY_VERSION: u8 = 2;
 
 const NULL_DATUM: u32 = u32::MAX;
 
@@ -601,8 +638,9 @@ impl WalEntry {
             WalEntry::Begin { xid } | WalEntry::Commit { xid } | WalEntry::Abort { xid } => {
                 u32_(&mut out, *xid);
             }
-            WalEntry::Insert { table, xid, cid, row } => {
+            WalEntry::Insert { table, ctid, xid, cid, row } => {
                 bytes(&mut out, table.as_bytes());
+                u32_(&mut out, ctid.0);
                 u32_(&mut out, *xid);
                 u32_(&mut out, *cid);
                 let count = u32::try_from(row.len()).expect("row of over 4 billion columns");
@@ -650,6 +688,7 @@ impl WalEntry {
             3 => WalEntry::Abort { xid: r.u32()? },
             4 => {
                 let table = r.string()?;
+                let ctid = Ctid(r.u32()?);
                 let xid = r.u32()?;
                 let cid = r.u32()?;
                 let at = r.pos;
@@ -665,7 +704,7 @@ impl WalEntry {
                     let len = r.u32()?;
                     row.push(if len == NULL_DATUM { None } else { Some(r.bytes(at, len)?.to_vec()) });
                 }
-                WalEntry::Insert { table, xid, cid, row }
+                WalEntry::Insert { table, ctid, xid, cid, row }
             }
             5 => WalEntry::Delete { table: r.string()?, ctid: Ctid(r.u32()?), xid: r.u32()? },
             6 => WalEntry::Update { table: r.string()?, ctid: Ctid(r.u32()?), new_ctid: Ctid(r.u32()?), xid: r.u32()? },
@@ -1067,9 +1106,10 @@ mod tests {
             WalEntry::Begin { xid: 3 },
             WalEntry::Commit { xid: u32::MAX },
             WalEntry::Abort { xid: 740 },
-            WalEntry::Insert { table: "accounts".into(), xid: 752, cid: 1, row: vec![] },
+            WalEntry::Insert { table: "accounts".into(), ctid: Ctid(4), xid: 752, cid: 1, row: vec![] },
             WalEntry::Insert {
                 table: "naïve".into(),
+                ctid: Ctid(9),
                 xid: 752,
                 cid: 7,
                 row: vec![Some(b"1".to_vec()), None, Some(Vec::new()), Some("80.50 €".as_bytes().to_vec())],
@@ -1106,16 +1146,17 @@ mod tests {
     fn entry_decode_names_what_is_wrong() {
         assert_eq!(WalEntry::decode(&[]), Err(DecodeError::Truncated { at: 0 }));
         assert_eq!(WalEntry::decode(&[9, 1, 0, 0, 0, 0]), Err(DecodeError::UnknownVersion(9)));
-        assert_eq!(WalEntry::decode(&[1, 99]), Err(DecodeError::UnknownTag(99)));
-        assert_eq!(WalEntry::decode(&[1, 8, 1, 0, 0, 0, 0xFF]), Err(DecodeError::BadUtf8 { at: 2 }));
+        assert_eq!(WalEntry::decode(&[WAL_ENTRY_VERSION, 99]), Err(DecodeError::UnknownTag(99)));
+        assert_eq!(WalEntry::decode(&[WAL_ENTRY_VERSION, 8, 1, 0, 0, 0, 0xFF]), Err(DecodeError::BadUtf8 { at: 2 }));
         assert_eq!(
-            WalEntry::decode(&[1, 8, 0xFF, 0xFF, 0xFF, 0x7F]),
+            WalEntry::decode(&[WAL_ENTRY_VERSION, 8, 0xFF, 0xFF, 0xFF, 0x7F]),
             Err(DecodeError::BadLength { at: 2, len: 0x7FFF_FFFF })
         );
         // An Insert claiming four billion columns is refused before anything is reserved for them.
-        let mut absurd = vec![1, 4, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0];
+        // version, tag, empty table name, ctid, xid, cid, then the column count.
+        let mut absurd = vec![WAL_ENTRY_VERSION, 4, 0, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0];
         absurd.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(WalEntry::decode(&absurd), Err(DecodeError::BadLength { at: 14, len: u32::MAX }));
+        assert_eq!(WalEntry::decode(&absurd), Err(DecodeError::BadLength { at: 18, len: u32::MAX }));
     }
 
     #[test]
