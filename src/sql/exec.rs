@@ -1210,6 +1210,25 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                     let t = db.current.map(|c| c.1).unwrap_or_else(std::time::SystemTime::now);
                     return Ok(Datum::Text(super::types::timestamptz_text(t)));
                 }
+                "pg_current_wal_lsn" | "pg_current_wal_insert_lsn" | "pg_current_wal_flush_lsn" => {
+                    // Under --ephemeral there is no log: its position stays at the start.
+                    let lsn = match &db.wal {
+                        Some(w) if name == "pg_current_wal_flush_lsn" => w.flushed_lsn(),
+                        Some(w) => w.current_lsn(),
+                        None => super::wal::Lsn(0),
+                    };
+                    return Ok(Datum::Text(lsn.to_string()));
+                }
+                "pg_wal_lsn_diff" => {
+                    let lsn = |d: Option<&Datum>| match d {
+                        Some(Datum::Text(t)) => super::wal::Lsn::parse(t),
+                        _ => None,
+                    };
+                    return match (lsn(args.first()), lsn(args.get(1))) {
+                        (Some(a), Some(b)) => Ok(Datum::Numeric(a.diff(b).to_string())),
+                        _ => Err(SqlError::new("22P02", "invalid input syntax for type pg_lsn").into()),
+                    };
+                }
                 "clock_timestamp" | "statement_timestamp" => {
                     return Ok(Datum::Text(super::types::timestamptz_text(std::time::SystemTime::now())))
                 }
@@ -2190,6 +2209,8 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             "length" | "char_length" => SqlType::Int4,
             "pg_sleep" => SqlType::Void,
             "txid_current" => SqlType::Int8,
+            "pg_current_wal_lsn" | "pg_current_wal_insert_lsn" | "pg_current_wal_flush_lsn" => SqlType::PgLsn,
+            "pg_wal_lsn_diff" => SqlType::Numeric,
             "pg_current_xact_id" => SqlType::Xid,
             "now" | "current_timestamp" | "transaction_timestamp" | "clock_timestamp" | "statement_timestamp" => {
                 SqlType::Timestamptz

@@ -39,6 +39,8 @@ pub enum SqlType {
     Void,
     /// `timestamp with time zone` (now(), current_timestamp), shown in UTC.
     Timestamptz,
+    /// A WAL position, `X/Y`.
+    PgLsn,
 }
 
 impl SqlType {
@@ -59,6 +61,7 @@ impl SqlType {
             SqlType::Unknown => 25,
             SqlType::Void => 2278,
             SqlType::Timestamptz => 1184,
+            SqlType::PgLsn => 3220,
         }
     }
 
@@ -68,7 +71,7 @@ impl SqlType {
             SqlType::Bool => 1,
             SqlType::Int2 => 2,
             SqlType::Int4 | SqlType::Float4 | SqlType::Xid | SqlType::Void => 4,
-            SqlType::Int8 | SqlType::Float8 | SqlType::Timestamptz => 8,
+            SqlType::Int8 | SqlType::Float8 | SqlType::Timestamptz | SqlType::PgLsn => 8,
             SqlType::Tid => 6,
             _ => -1,
         }
@@ -89,6 +92,7 @@ impl SqlType {
             SqlType::Tid => "tid",
             SqlType::Void => "void",
             SqlType::Timestamptz => "timestamp with time zone",
+            SqlType::PgLsn => "pg_lsn",
         }
     }
 
