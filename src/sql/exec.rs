@@ -150,6 +150,9 @@ pub struct Database {
     pub skip: std::collections::HashSet<(String, Ctid)>,
     /// The write-ahead log, when the store is durable (`None` under `--ephemeral`).
     pub wal: Option<super::wal::Wal>,
+    /// SERIALIZABLE transactions that committed while others may still be running: their xid and
+    /// the tables they read and wrote (see [`serializable_conflict`]).
+    pub ssi_committed: Vec<(Xid, std::collections::BTreeSet<String>, std::collections::BTreeSet<String>)>,
     /// The running statement's writes, newest last, so that a statement that fails or has to
     /// wait can be taken back exactly (PostgreSQL would abort the transaction, or re-check rows
     /// while holding them; taking back is simpler and leaves xmin as PostgreSQL shows it).
@@ -167,6 +170,7 @@ impl Default for Database {
             current: None,
             skip: Default::default(),
             wal: None,
+            ssi_committed: Vec::new(),
         }
     }
 }
@@ -190,6 +194,9 @@ pub struct Txn {
     /// to the log, followed by a Commit, when it commits; dropped when it (or the savepoint that
     /// made them) rolls back. Only committed work ever reaches the log, so replay needs no undo.
     pub wal: Vec<(Xid, super::wal::WalEntry)>,
+    /// Tables read and written, for SERIALIZABLE's conflict check at COMMIT.
+    pub reads: std::collections::BTreeSet<String>,
+    pub writes: std::collections::BTreeSet<String>,
     /// The transaction's snapshot (REPEATABLE READ and SERIALIZABLE), taken at its first statement.
     pub snapshot: Option<Snapshot>,
     /// An error happened: only ROLLBACK (or ROLLBACK TO SAVEPOINT) is accepted.
@@ -215,6 +222,9 @@ pub struct Session {
     /// A multi-statement simple Query is running: its statements share one implicit transaction,
     /// as in PostgreSQL.
     pub implicit_block: bool,
+    /// An error the last statement raised after ending its transaction (a SERIALIZABLE COMMIT
+    /// refused): the statement fails with it, and the session is idle.
+    pub pending_error: Option<SqlError>,
 }
 
 impl Default for Session {
@@ -225,6 +235,7 @@ impl Default for Session {
             notices: Vec::new(),
             settings: BTreeMap::new(),
             implicit_block: false,
+            pending_error: None,
         }
     }
 }
@@ -303,7 +314,13 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
             let tag = if *is_begin { "BEGIN" } else { "START TRANSACTION" };
             return begin(db, sess, modes).map(|_| Output::Command(tag.into()));
         }
-        Statement::Commit { .. } => return Ok(commit(db, sess)),
+        Statement::Commit { .. } => {
+            let out = commit(db, sess);
+            if let Some(e) = sess.pending_error.take() {
+                return Err(e.into());
+            }
+            return Ok(out);
+        }
         Statement::Rollback { savepoint: None, .. } => return Ok(rollback(db, sess)),
         Statement::Rollback { savepoint: Some(name), .. } => return rollback_to(db, sess, &name.value),
         _ => {}
@@ -322,6 +339,8 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
         let top = db.tx.begin();
         sess.txn = Some(Txn {
             wal: Vec::new(),
+            reads: Default::default(),
+            writes: Default::default(),
             started: std::time::SystemTime::now(),
             top,
             own: vec![top],
@@ -398,10 +417,43 @@ fn log_commit(db: &mut Database, top: Xid, entries: Vec<(Xid, super::wal::WalEnt
     Ok(())
 }
 
+/// SERIALIZABLE, simplified: a transaction may not commit if a concurrent SERIALIZABLE
+/// transaction that already committed wrote a table this one read, while this one wrote a table
+/// that one read. That pair of read/write dependencies is the shape of write skew (two doctors
+/// each seeing the other on call, each going off) and of double booking; PostgreSQL's SSI finds
+/// it per row (predicate locks), terrarium per table, so it aborts more often than PostgreSQL,
+/// never less. ("Concurrent": the other committed after this one's snapshot was taken.)
+fn serializable_conflict(db: &mut Database, t: &Txn) -> bool {
+    let Some(snap) = &t.snapshot else { return false };
+    // When nothing else runs, no later transaction can be concurrent with what committed before.
+    if db.tx.horizon() == db.tx.next_xid() || db.tx.horizon() == t.top {
+        let oldest_other = db.ssi_committed.iter().map(|e| e.0).min();
+        if oldest_other.is_some_and(|x| x < snap.xmin) {
+            db.ssi_committed.retain(|(x, _, _)| *x >= snap.xmin);
+        }
+    }
+    db.ssi_committed.iter().any(|(u, reads, writes)| {
+        let concurrent = *u >= snap.xmax || snap.xip.binary_search(u).is_ok();
+        concurrent && !t.reads.is_disjoint(writes) && !reads.is_disjoint(&t.writes)
+    })
+}
+
 /// Adds a change to the running transaction's WAL entries (written at COMMIT).
 fn log_change(sess: &mut Session, xid: Xid, entry: super::wal::WalEntry) {
     if let Some(t) = sess.txn.as_mut() {
         t.wal.push((xid, entry));
+    }
+}
+
+fn note_read(sess: &mut Session, table: &str) {
+    if let Some(t) = sess.txn.as_mut().filter(|t| t.isolation == Isolation::Serializable) {
+        t.reads.insert(table.to_string());
+    }
+}
+
+fn note_write(sess: &mut Session, table: &str) {
+    if let Some(t) = sess.txn.as_mut().filter(|t| t.isolation == Isolation::Serializable) {
+        t.writes.insert(table.to_string());
     }
 }
 
@@ -534,6 +586,8 @@ fn begin(db: &mut Database, sess: &mut Session, modes: &[ast::TransactionMode]) 
     let top = db.tx.begin();
     sess.txn = Some(Txn {
         wal: Vec::new(),
+        reads: Default::default(),
+        writes: Default::default(),
         started: std::time::SystemTime::now(),
         top,
         own: vec![top],
@@ -557,7 +611,22 @@ fn commit(db: &mut Database, sess: &mut Session) -> Output {
             db.tx.abort(t.top);
             Output::Command("ROLLBACK".into())
         }
+        Some(t) if t.isolation == Isolation::Serializable && serializable_conflict(db, &t) => {
+            for (_, sp) in &t.savepoints {
+                db.tx.abort(*sp);
+            }
+            db.tx.abort(t.top);
+            sess.pending_error = Some(
+                SqlError::new("40001", "could not serialize access due to read/write dependencies among transactions")
+                    .detail("Reason code: Canceled on identification as a pivot, during commit attempt.")
+                    .hint("The transaction might succeed if retried."),
+            );
+            Output::Command("ROLLBACK".into())
+        }
         Some(t) => {
+            if t.isolation == Isolation::Serializable && !t.writes.is_empty() {
+                db.ssi_committed.push((t.top, t.reads.clone(), t.writes.clone()));
+            }
             if let Err(e) = log_commit(db, t.top, t.wal) {
                 for (_, sp) in &t.savepoints {
                     db.tx.abort(*sp);
@@ -1749,6 +1818,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
         return Err(SqlError::new("0A000", "terrarium supports INSERT INTO a table only").into());
     };
     let name = object_name(tname);
+    note_write(sess, &name);
     let table = table_mut(db, &name)?.clone_shape();
     let targets: Vec<usize> = if ins.columns.is_empty() {
         (0..table.columns.len()).collect()
@@ -1907,6 +1977,8 @@ fn modify(
     change: &Change,
     xid: Xid,
 ) -> R<Vec<Ctid>> {
+    note_read(sess, name);
+    note_write(sess, name);
     let s = snapshot(db, sess);
     let t = sess.txn.as_ref().expect("open");
     let (own, cid, isolation) = (t.own.clone(), t.cid, t.isolation);
@@ -2332,6 +2404,7 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
         [] => (None, None),
         [one] => {
             let (n, a) = single_table(one)?;
+            note_read(sess, &n);
             (Some(n), a)
         }
         _ => return Err(SqlError::new("0A000", "terrarium does not support joins yet").into()),
