@@ -2468,8 +2468,79 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
             rows.push((Ctid(0), &placeholder));
         }
     }
-    if !matches!(sel.group_by, ast::GroupByExpr::Expressions(ref e, _) if e.is_empty()) {
-        return Err(SqlError::new("0A000", "terrarium does not support GROUP BY yet").into());
+    let group_exprs: Vec<Expr> = match &sel.group_by {
+        ast::GroupByExpr::Expressions(e, mods) if mods.is_empty() => e
+            .iter()
+            .map(|g| match g {
+                // GROUP BY 2: the second output column.
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => {
+                        n.parse::<usize>().ok().and_then(|i| exprs.get(i.wrapping_sub(1)).cloned()).ok_or_else(|| {
+                            SqlError::new("42P10", format!("GROUP BY position {n} is not in select list")).into()
+                        })
+                    }
+                    _ => Ok(g.clone()),
+                },
+                _ => Ok(g.clone()),
+            })
+            .collect::<R<Vec<_>>>()?,
+        _ => return Err(SqlError::new("0A000", "terrarium does not support this GROUP BY form").into()),
+    };
+    let order_list: Vec<&ast::OrderByExpr> = match &q.order_by {
+        Some(ob) => match &ob.kind {
+            ast::OrderByKind::Expressions(v) => v.iter().collect(),
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    if !group_exprs.is_empty() || sel.having.is_some() {
+        // One output row per distinct GROUP BY key, in the order the keys first appear; the select
+        // list, HAVING and ORDER BY see the group's first row and its aggregates.
+        let mut groups: Vec<(Vec<Option<String>>, Vec<(Ctid, &Version<Row>)>)> = Vec::new();
+        for (ctid, v) in &rows {
+            let scope = Scope { table, alias: alias.clone(), row: Some((*ctid, v)), aggregates: None };
+            let key: Vec<Option<String>> =
+                group_exprs.iter().map(|g| eval(g, &scope, db, &mut 0).map(|d| d.to_text())).collect::<R<_>>()?;
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push((*ctid, v)),
+                None => groups.push((key, vec![(*ctid, *v)])),
+            }
+        }
+        fn aggs_of<'e>(list: &[&'e Expr]) -> Vec<&'e ast::Function> {
+            let mut v = Vec::new();
+            for e in list {
+                collect_aggregates(e, &mut v);
+            }
+            v
+        }
+        let proj_aggs = aggs_of(&exprs.iter().collect::<Vec<_>>());
+        let having_aggs = aggs_of(&sel.having.iter().collect::<Vec<_>>());
+        let order_aggs: Vec<Vec<&ast::Function>> = order_list.iter().map(|o| aggs_of(&[&o.expr])).collect();
+        let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
+        for (_, members) in &groups {
+            let first = members[0];
+            let values =
+                |fs: &[&ast::Function]| fs.iter().map(|f| aggregate(f, members, table, db)).collect::<R<Vec<_>>>();
+            let pv = values(&proj_aggs)?;
+            let scope = Scope { table, alias: alias.clone(), row: Some(first), aggregates: Some(&pv) };
+            let mut k = 0;
+            let row = exprs.iter().map(|e| eval(e, &scope, db, &mut k)).collect::<R<Vec<_>>>()?;
+            if let Some(h) = &sel.having {
+                let hv = values(&having_aggs)?;
+                let hs = Scope { table, alias: alias.clone(), row: Some(first), aggregates: Some(&hv) };
+                if !truthy(&eval(h, &hs, db, &mut 0)?) {
+                    continue;
+                }
+            }
+            let mut keys = Vec::new();
+            for (i, o) in order_list.iter().enumerate() {
+                let ov = values(&order_aggs[i])?;
+                let os = Scope { table, alias: alias.clone(), row: Some(first), aggregates: Some(&ov) };
+                keys.push(sort_key(&o.expr, &columns, &row, &os, db)?);
+            }
+            out.push((row, keys));
+        }
+        return finish_select(db, q, sel, columns, out, &order_list);
     }
     let mut aggs = Vec::new();
     for e in &exprs {
@@ -2500,6 +2571,19 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
             out.push((row, keys));
         }
     }
+    finish_select(db, q, sel, columns, out, &order)
+}
+
+/// DISTINCT, ORDER BY, OFFSET and LIMIT / FETCH over a SELECT's output rows (each with its sort
+/// keys), and the result.
+fn finish_select(
+    db: &Database,
+    q: &ast::Query,
+    sel: &ast::Select,
+    columns: Vec<OutColumn>,
+    mut out: Vec<(Vec<Datum>, Vec<Datum>)>,
+    order: &[&ast::OrderByExpr],
+) -> R<Output> {
     if sel.distinct.is_some() {
         let mut seen: Vec<Vec<Option<String>>> = Vec::new();
         out.retain(|(r, _)| {
