@@ -393,6 +393,13 @@ impl SqlEngine {
                     }
                 }
             }
+            if let Statement::Deallocate { name, .. } = stmt {
+                if name.value.eq_ignore_ascii_case("all") {
+                    session.prepared = Prepared::default();
+                } else {
+                    session.prepared.close(Target::Statement, &name.value);
+                }
+            }
             match self.run(session, stmt, &[], client).await? {
                 Output::Rows { columns, rows, tag } => {
                     if !std::mem::take(&mut session.described) {
@@ -454,13 +461,18 @@ impl Engine for SqlEngine {
             ));
         }
         let n = count_params(query).max(param_types.len());
-        // Untyped parameters are reported as text; clients then send text, which the executor
-        // reads as the type the expression needs. (PostgreSQL infers each one's type instead.)
+        let statement = statements.pop();
+        // Untyped parameters get the type of the column they meet (see exec::infer_param_types);
+        // the rest are described as text, and the executor reads text as the type it needs.
+        let inferred = match &statement {
+            Some(st) => exec::infer_param_types(&self.db.lock().expect("database"), st, n),
+            None => vec![25; n],
+        };
         let types = (0..n).map(|i| match param_types.get(i).copied() {
             Some(t) if t != 0 => t,
-            _ => 25,
+            _ => inferred[i],
         });
-        session.prepared.add_statement(name, Prepared1 { statement: statements.pop(), param_types: types.collect() })
+        session.prepared.add_statement(name, Prepared1 { statement, param_types: types.collect() })
     }
 
     fn bind(&self, session: &mut PgSession, bind: Bind) -> Result<(), ErrorResponse> {

@@ -706,6 +706,11 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
             }
             Ok(Output::Command("RELEASE".into()))
         }
+        // The connection drops its prepared statements (sql::engine); here only the tag.
+        Statement::Deallocate { name, .. } if name.value.eq_ignore_ascii_case("all") => {
+            Ok(Output::Command("DEALLOCATE ALL".into()))
+        }
+        Statement::Deallocate { .. } => Ok(Output::Command("DEALLOCATE".into())),
         Statement::CreateTable(ct) => create_table(db, sess, ct),
         Statement::Vacuum(v) => {
             let t = sess.txn.as_ref().expect("open");
@@ -2797,6 +2802,137 @@ fn as_int(d: Datum) -> Datum {
 }
 
 /// The columns a statement returns, without running it (for Describe).
+/// The types PostgreSQL would infer for untyped `$n` parameters, as far as terrarium can tell: a
+/// parameter compared with, assigned to or inserted into a column takes the column's type; LIMIT
+/// and OFFSET take bigint; anything else stays text (25). Drivers that send typed binary values
+/// (tokio-postgres) rely on this.
+pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> {
+    let mut types = vec![0u32; n];
+    let placeholder = |e: &Expr| -> Option<usize> {
+        match e {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => p.trim_start_matches('$').parse::<usize>().ok().filter(|&i| i >= 1 && i <= n),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    fn column_type(t: &Table, e: &Expr) -> Option<SqlType> {
+        let name = match e {
+            Expr::Identifier(i) => ident(i),
+            Expr::CompoundIdentifier(p) => p.last().map(ident)?,
+            _ => return None,
+        };
+        t.column(&name).map(|i| t.columns[i].ty)
+    }
+    fn walk(e: &Expr, t: Option<&Table>, set: &mut dyn FnMut(&Expr, SqlType)) {
+        match e {
+            Expr::BinaryOp { left, right, .. } => {
+                if let Some(t) = t {
+                    if let Some(ty) = column_type(t, left) {
+                        set(right, ty);
+                    }
+                    if let Some(ty) = column_type(t, right) {
+                        set(left, ty);
+                    }
+                }
+                walk(left, t, set);
+                walk(right, t, set);
+            }
+            Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } => walk(x, t, set),
+            Expr::Between { expr, low, high, .. } => {
+                if let Some(ty) = t.and_then(|t| column_type(t, expr)) {
+                    set(low, ty);
+                    set(high, ty);
+                }
+            }
+            Expr::In { expr, target: ast::InTarget::List(list), .. } => {
+                if let Some(ty) = t.and_then(|t| column_type(t, expr)) {
+                    list.iter().for_each(|x| set(x, ty));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut assign = |e: &Expr, ty: SqlType| {
+        if let Some(i) = placeholder(e) {
+            if types[i - 1] == 0 {
+                types[i - 1] = ty.oid();
+            }
+        }
+    };
+    let table_of = |name: String| db.tables.get(&name);
+    match stmt {
+        Statement::Query(q) => {
+            if let SetExpr::Select(sel) = q.body.as_ref() {
+                let t = match sel.from.as_slice() {
+                    [one] => single_table(one).ok().and_then(|(n, _)| table_of(n)),
+                    _ => None,
+                };
+                if let Some(w) = &sel.selection {
+                    walk(w, t, &mut assign);
+                }
+            }
+            if let Some(ast::LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
+                if let Some(l) = limit {
+                    assign(l, SqlType::Int8);
+                }
+                if let Some(o) = offset {
+                    assign(&o.value, SqlType::Int8);
+                }
+            }
+        }
+        Statement::Insert(ins) => {
+            if let ast::TableObject::TableName(tn) = &ins.table {
+                if let Some(t) = table_of(object_name(tn)) {
+                    let targets: Vec<usize> = if ins.columns.is_empty() {
+                        (0..t.columns.len()).collect()
+                    } else {
+                        ins.columns.iter().filter_map(|c| t.column(&object_name(c))).collect()
+                    };
+                    if let Some(SetExpr::Values(v)) = ins.source.as_ref().map(|s| s.body.as_ref()) {
+                        for row in &v.rows {
+                            for (k, e) in row.content.iter().enumerate() {
+                                if let Some(&ci) = targets.get(k) {
+                                    assign(e, t.columns[ci].ty);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Statement::Update(up) => {
+            if let Ok((name, _)) = single_table(&up.table) {
+                if let Some(t) = table_of(name) {
+                    for a in &up.assignments {
+                        if let ast::AssignmentTarget::ColumnName(c) = &a.target {
+                            if let Some(ci) = t.column(&object_name(c)) {
+                                assign(&a.value, t.columns[ci].ty);
+                            }
+                        }
+                    }
+                    if let Some(w) = &up.selection {
+                        walk(w, Some(t), &mut assign);
+                    }
+                }
+            }
+        }
+        Statement::Delete(del) => {
+            let from = match &del.from {
+                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+            };
+            if let Some(t) = from.first().and_then(|f| single_table(f).ok()).and_then(|(n, _)| table_of(n)) {
+                if let Some(w) = &del.selection {
+                    walk(w, Some(t), &mut assign);
+                }
+            }
+        }
+        _ => {}
+    }
+    types.into_iter().map(|t| if t == 0 { 25 } else { t }).collect()
+}
+
 /// Whether a query would fail while being planned rather than while computing rows: a failed
 /// block, an unknown table, column or function, a constant expression that cannot be computed
 /// (PostgreSQL folds constants while planning, so `SELECT 1/0` fails there), a literal that does
