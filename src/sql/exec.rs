@@ -126,9 +126,31 @@ pub struct Table {
     pub uniques: Vec<Unique>,
     pub heap: Heap<Row>,
     pub sequence: i64,
+    /// One hash index per unique constraint: key (as text) → every version ever written with it.
+    /// Entries are only added; a lookup re-checks the version (it may have been vacuumed, undone
+    /// or updated to another key), so stale entries cost a little time, never a wrong answer.
+    pub index: Vec<std::collections::HashMap<Vec<String>, Vec<Ctid>>>,
 }
 
 impl Table {
+    /// Records a new version in the unique indexes.
+    fn index_add(&mut self, ctid: Ctid, row: &Row) {
+        if self.index.len() < self.uniques.len() {
+            self.index.resize_with(self.uniques.len(), Default::default);
+        }
+        for (u, idx) in self.uniques.iter().zip(self.index.iter_mut()) {
+            let key: Option<Vec<String>> = u.columns.iter().map(|&i| row[i].to_text()).collect();
+            if let Some(key) = key {
+                idx.entry(key).or_default().push(ctid);
+            }
+        }
+    }
+
+    /// The versions that may hold `key` in unique constraint `u` (to be re-checked by the caller).
+    fn candidates(&self, u: usize, key: &[String]) -> &[Ctid] {
+        self.index.get(u).and_then(|m| m.get(key)).map(|v| v.as_slice()).unwrap_or(&[])
+    }
+
     fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -534,6 +556,8 @@ fn apply(db: &mut Database, e: super::wal::WalEntry, places: &mut std::collectio
                 })
                 .collect();
             let new = t.heap.insert(BOOTSTRAP, 0, datums);
+            let row = t.heap.get(new).expect("just written").row.clone();
+            t.index_add(new, &row);
             places.insert((table, ctid.0), new);
         }
         WalEntry::Delete { table, ctid, .. } | WalEntry::Update { table, ctid, .. } => {
@@ -1052,7 +1076,9 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
             SqlError::new("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")).into()
         );
     }
-    db.tables.insert(name.clone(), Table { name: name.clone(), columns, uniques, heap: Heap::new(), sequence: 0 });
+    let index = vec![Default::default(); uniques.len()];
+    db.tables
+        .insert(name.clone(), Table { name: name.clone(), columns, uniques, heap: Heap::new(), sequence: 0, index });
     log_ddl(db, super::wal::WalEntry::CreateTable { name, sql: ct.to_string() })?;
     Ok(Output::Command("CREATE TABLE".into()))
 }
@@ -1778,7 +1804,10 @@ fn check_row(db: &Database, table: &Table, row: &Row, own: &[Xid], replacing: Op
         if key.iter().any(|d| d.is_null()) {
             continue;
         }
-        for (ctid, v) in table.heap.all() {
+        let ui = table.uniques.iter().position(|x| std::ptr::eq(x, u)).unwrap_or(0);
+        let text_key: Vec<String> = key.iter().map(|d| d.to_text().unwrap_or_default()).collect();
+        for &ctid in table.candidates(ui, &text_key) {
+            let Some(v) = table.heap.get(ctid) else { continue };
             if Some(ctid) == replacing {
                 continue;
             }
@@ -1906,6 +1935,8 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
         let t = table_mut(db, &name)?;
         let text = row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
         let ctid = t.heap.insert(xid, cid, row);
+        let stored = t.heap.get(ctid).expect("just written").row.clone();
+        t.index_add(ctid, &stored);
         db.undo.push((name.clone(), ctid, None));
         log_change(sess, xid, super::wal::WalEntry::Insert { table: name.clone(), ctid, xid, cid, row: text });
         written.push(ctid);
@@ -1926,6 +1957,7 @@ impl Table {
             uniques: self.uniques.clone(),
             heap: Heap::new(),
             sequence: self.sequence,
+            index: Vec::new(),
         }
     }
 }
@@ -1943,11 +1975,67 @@ fn returning(db: &Database, name: &str, ctids: &[Ctid], items: &[SelectItem], ta
 }
 
 /// The visible rows of `name` that satisfy `selection`.
+/// The versions a WHERE clause can be answered from through a unique index: when one of its
+/// AND-ed terms is `column = constant` on a single-column unique constraint. `None` means scan.
+fn index_candidates(db: &Database, t: &Table, selection: Option<&Expr>) -> Option<Vec<Ctid>> {
+    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match e {
+            Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+                conjuncts(left, out);
+                conjuncts(right, out);
+            }
+            Expr::Nested(x) => conjuncts(x, out),
+            other => out.push(other),
+        }
+    }
+    let mut terms = Vec::new();
+    conjuncts(selection?, &mut terms);
+    for term in terms {
+        let Expr::BinaryOp { left, op: BinaryOperator::Eq, right } = term else { continue };
+        for (col, value) in [(left, right), (right, left)] {
+            let name = match col.as_ref() {
+                Expr::Identifier(i) => ident(i),
+                Expr::CompoundIdentifier(p) => p.last().map(ident).unwrap_or_default(),
+                _ => continue,
+            };
+            let Some(ci) = t.column(&name) else { continue };
+            let Some(u) = t.uniques.iter().position(|u| u.columns == [ci]) else { continue };
+            // A constant (no column in it), converted as the comparison would convert it.
+            let Ok(v) = eval(value, &Scope::empty(), db, &mut 0) else { continue };
+            let c = &t.columns[ci];
+            let Ok(v) = coerce(v, c.ty, None, None) else { continue };
+            let Some(key) = v.to_text() else { return Some(Vec::new()) };
+            return Some(t.candidates(u, &[key]).to_vec());
+        }
+    }
+    None
+}
+
+/// The visible versions of `t`, all of them or only `candidates`.
+fn visible_versions<'a>(
+    db: &'a Database,
+    t: &'a Table,
+    s: &'a Snapshot,
+    candidates: Option<Vec<Ctid>>,
+) -> Box<dyn Iterator<Item = (Ctid, &'a Version<Row>)> + 'a> {
+    match candidates {
+        None => Box::new(t.heap.scan(&db.tx, s)),
+        Some(mut c) => {
+            c.sort();
+            c.dedup();
+            Box::new(
+                c.into_iter()
+                    .filter_map(move |ctid| t.heap.get(ctid).filter(|v| db.tx.visible(s, v)).map(|v| (ctid, v))),
+            )
+        }
+    }
+}
+
 fn matching(db: &Database, name: &str, alias: Option<String>, selection: Option<&Expr>, s: &Snapshot) -> R<Vec<Ctid>> {
     let table =
         db.tables.get(name).ok_or_else(|| SqlError::new("42P01", format!("relation \"{name}\" does not exist")))?;
     let mut out = Vec::new();
-    for (ctid, v) in table.heap.scan(&db.tx, s) {
+    for (ctid, v) in visible_versions(db, table, s, index_candidates(db, table, selection)) {
         let scope = Scope { table: Some(table), alias: alias.clone(), row: Some((ctid, v)), aggregates: None };
         if selection.map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d))).transpose()?.unwrap_or(true) {
             out.push(ctid);
@@ -2029,8 +2117,9 @@ fn modify(
                     if let WriteOutcome::Ok(Some(new)) = o {
                         db.undo.push((name.to_string(), ctid, saved));
                         db.undo.push((name.to_string(), new, None));
-                        let v = table.heap.get(new).expect("just written");
-                        let text = v.row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
+                        let new_row = table.heap.get(new).expect("just written").row.clone();
+                        table.index_add(new, &new_row);
+                        let text = new_row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
                         log_change(
                             sess,
                             xid,
@@ -2446,7 +2535,7 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
     let mut rows: Vec<(Ctid, &Version<Row>)> = Vec::new();
     let placeholder;
     if let Some(t) = table {
-        for (ctid, v) in t.heap.scan(&db.tx, &s) {
+        for (ctid, v) in visible_versions(db, t, &s, index_candidates(db, t, sel.selection.as_ref())) {
             if !db.skip.is_empty() && db.skip.contains(&(t.name.clone(), ctid)) {
                 continue;
             }
@@ -2715,6 +2804,7 @@ fn materialize_stat_view(db: &mut Database) {
             uniques: Vec::new(),
             heap,
             sequence: 0,
+            index: Vec::new(),
         },
     );
 }
