@@ -788,6 +788,18 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         Statement::Insert(ins) => in_statement_xact(db, sess, |db, sess, xid| insert(db, sess, ins, xid)),
         Statement::Update(up) => in_statement_xact(db, sess, |db, sess, xid| update(db, sess, up, xid)),
         Statement::Delete(del) => in_statement_xact(db, sess, |db, sess, xid| delete(db, sess, del, xid)),
+        // TRUNCATE removes every row, transactionally: here as a DELETE without WHERE on each table
+        // (PostgreSQL swaps in a new empty file instead, which is also why it takes a table lock).
+        Statement::Truncate(tr) => in_statement_xact(db, sess, |db, sess, xid| {
+            let names: Vec<String> = tr.table_names.iter().map(|t| object_name(&t.name)).collect();
+            if let Some(missing) = names.iter().find(|n| !db.tables.contains_key(*n)) {
+                return Err(SqlError::new("42P01", format!("relation \"{missing}\" does not exist")).into());
+            }
+            for name in &names {
+                modify(db, sess, name, None, None, &Change::Delete, xid)?;
+            }
+            Ok(Output::Command("TRUNCATE TABLE".into()))
+        }),
         Statement::Query(q) if !q.locks.is_empty() => in_statement_xact(db, sess, |db, sess, xid| {
             let r = lock_rows(db, sess, q, xid).and_then(|_| select(db, sess, q));
             db.skip.clear();

@@ -78,3 +78,18 @@ DROP TABLE nums, defaults;
 DROP TABLE counters;
 DROP TABLE items;
 DROP TABLE IF EXISTS items;
+
+-- TRUNCATE empties tables, and a ROLLBACK brings the rows back.
+CREATE TABLE trunc_a (v int);
+CREATE TABLE trunc_b (v int);
+INSERT INTO trunc_a VALUES (1), (2);
+INSERT INTO trunc_b VALUES (3);
+BEGIN;
+TRUNCATE trunc_a, trunc_b;
+SELECT count(*) FROM trunc_a;
+ROLLBACK;
+SELECT count(*) FROM trunc_a;
+TRUNCATE TABLE trunc_a;
+SELECT count(*) FROM trunc_a;
+SELECT count(*) FROM trunc_b;
+TRUNCATE nosuch_table;
