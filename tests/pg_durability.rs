@@ -91,3 +91,23 @@ fn ephemeral_writes_nothing() {
     psql(port, "INSERT INTO t VALUES (1)");
     assert!(!data.exists(), "--ephemeral created {}", data.display());
 }
+
+#[test]
+fn altered_tables_come_back_altered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let (mut server, port) = spawn(&["--data-dir", &data]);
+    if psql(port, "CREATE TABLE a (id int PRIMARY KEY)").is_none() {
+        return;
+    }
+    psql(port, "INSERT INTO a VALUES (1)");
+    psql(port, "ALTER TABLE a ADD COLUMN tag text DEFAULT 'old'");
+    psql(port, "INSERT INTO a VALUES (2, 'new')");
+    psql(port, "TRUNCATE a");
+    psql(port, "INSERT INTO a VALUES (3, 'kept')");
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    drop(server);
+    let (_server, port) = spawn(&["--data-dir", &data]);
+    assert_eq!(psql(port, "SELECT id, tag FROM a ORDER BY id").unwrap(), "3|kept");
+}

@@ -503,8 +503,15 @@ pub fn replay(db: &mut Database, records: &[super::wal::Record]) -> Result<usize
         match entry {
             WalEntry::CreateTable { sql, .. } => {
                 let stmts = parse(&sql).map_err(|e| e.message)?;
-                if let Some(Statement::CreateTable(ct)) = stmts.first() {
-                    create_table(db, &mut sess, ct).map_err(|_| format!("replaying {sql}"))?;
+                // The record carries any DDL statement's text (CREATE TABLE, ALTER TABLE).
+                match stmts.first() {
+                    Some(Statement::CreateTable(ct)) => {
+                        create_table(db, &mut sess, ct).map_err(|_| format!("replaying {sql}"))?;
+                    }
+                    Some(Statement::AlterTable(at)) => {
+                        alter_table(db, &mut sess, at).map_err(|_| format!("replaying {sql}"))?;
+                    }
+                    _ => {}
                 }
             }
             WalEntry::DropTable { name } => {
@@ -736,6 +743,7 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         }
         Statement::Deallocate { .. } => Ok(Output::Command("DEALLOCATE".into())),
         Statement::CreateTable(ct) => create_table(db, sess, ct),
+        Statement::AlterTable(at) => alter_table(db, sess, at),
         Statement::Vacuum(v) => {
             let t = sess.txn.as_ref().expect("open");
             if t.explicit || sess.implicit_block {
@@ -1013,6 +1021,74 @@ fn column_type(dt: &DataType) -> R<(SqlType, Option<usize>, bool)> {
         "char" | "character" => (SqlType::Varchar, len.or(Some(1)), false),
         other => return Err(SqlError::new("42704", format!("type \"{other}\" does not exist")).into()),
     })
+}
+
+/// ALTER TABLE t ADD [COLUMN] [IF NOT EXISTS] c type [NOT NULL] [DEFAULT e]: existing rows get the
+/// default (or NULL; NOT NULL without a default on a non-empty table is 23502, as PostgreSQL).
+/// Not transactional here, like the rest of terrarium's DDL; logged for replay.
+fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R<Output> {
+    let name = object_name(&at.name);
+    if !db.tables.contains_key(&name) {
+        if at.if_exists {
+            sess.notices.push(SqlError::notice(
+                "NOTICE",
+                "00000",
+                format!("relation \"{name}\" does not exist, skipping"),
+            ));
+            return Ok(Output::Command("ALTER TABLE".into()));
+        }
+        return Err(SqlError::new("42P01", format!("relation \"{name}\" does not exist")).into());
+    }
+    for op in &at.operations {
+        let ast::AlterTableOperation::AddColumn { if_not_exists, column_def: c, .. } = op else {
+            return Err(SqlError::new("0A000", "terrarium supports ALTER TABLE ... ADD COLUMN only").into());
+        };
+        let (ty, max_len, serial) = column_type(&c.data_type)?;
+        let mut col = Column { name: ident(&c.name), ty, max_len, not_null: serial, default: None, serial };
+        for o in &c.options {
+            match &o.option {
+                ColumnOption::NotNull => col.not_null = true,
+                ColumnOption::Null => col.not_null = false,
+                ColumnOption::Default(e) => col.default = Some(e.clone()),
+                ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_) => {
+                    return Err(SqlError::new("0A000", "terrarium cannot add a constrained column yet").into())
+                }
+                _ => {}
+            }
+        }
+        let t = db.tables.get(&name).expect("checked");
+        if t.column(&col.name).is_some() {
+            if *if_not_exists {
+                sess.notices.push(SqlError::notice(
+                    "NOTICE",
+                    "42701",
+                    format!("column \"{}\" of relation \"{name}\" already exists, skipping", col.name),
+                ));
+                continue;
+            }
+            return Err(SqlError::new(
+                "42701",
+                format!("column \"{}\" of relation \"{name}\" already exists", col.name),
+            )
+            .into());
+        }
+        let value = match &col.default {
+            Some(d) => coerce(eval(d, &Scope::empty(), db, &mut 0)?, col.ty, col.max_len, Some(&col.name))?,
+            None => Datum::Null,
+        };
+        if col.not_null && value.is_null() && t.heap.all().next().is_some() {
+            return Err(SqlError::new(
+                "23502",
+                format!("column \"{}\" of relation \"{name}\" contains null values", col.name),
+            )
+            .into());
+        }
+        let t = db.tables.get_mut(&name).expect("checked");
+        t.heap.for_each_row_mut(|r| r.push(value.clone()));
+        t.columns.push(col);
+    }
+    log_ddl(db, super::wal::WalEntry::CreateTable { name, sql: at.to_string() })?;
+    Ok(Output::Command("ALTER TABLE".into()))
 }
 
 fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) -> R<Output> {

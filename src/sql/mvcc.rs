@@ -310,6 +310,14 @@ impl<R: Clone> Heap<R> {
         }
     }
 
+    /// Changes every stored row in place (ALTER TABLE ADD COLUMN appends the new column's value to
+    /// all versions, as PostgreSQL treats old tuples as having it).
+    pub fn for_each_row_mut(&mut self, mut f: impl FnMut(&mut R)) {
+        for v in self.versions.iter_mut().flatten() {
+            f(&mut v.row);
+        }
+    }
+
     /// Every version, dead or alive (uniqueness checks look at them all).
     pub fn all(&self) -> impl Iterator<Item = (Ctid, &Version<R>)> + '_ {
         self.versions.iter().enumerate().filter_map(|(i, v)| v.as_ref().map(|v| (Ctid(i as u32), v)))

@@ -93,3 +93,16 @@ TRUNCATE TABLE trunc_a;
 SELECT count(*) FROM trunc_a;
 SELECT count(*) FROM trunc_b;
 TRUNCATE nosuch_table;
+
+-- ALTER TABLE ADD COLUMN: old rows get the default, or NULL.
+CREATE TABLE alt (id int PRIMARY KEY);
+INSERT INTO alt VALUES (1), (2);
+ALTER TABLE alt ADD COLUMN note text;
+ALTER TABLE alt ADD COLUMN score int NOT NULL DEFAULT 7;
+ALTER TABLE alt ADD COLUMN IF NOT EXISTS note text;
+ALTER TABLE alt ADD COLUMN note text;
+ALTER TABLE alt ADD COLUMN must int NOT NULL;
+ALTER TABLE nosuch_alt ADD COLUMN x int;
+ALTER TABLE IF EXISTS nosuch_alt ADD COLUMN x int;
+INSERT INTO alt (id, note) VALUES (3, 'new');
+SELECT id, note, score FROM alt ORDER BY id;
