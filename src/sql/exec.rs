@@ -228,6 +228,26 @@ pub struct Txn {
 }
 
 impl Txn {
+    /// A new top-level transaction: an implicit one (one statement, or one multi-statement
+    /// Query) or an explicit block (BEGIN).
+    fn begin(db: &mut Database, isolation: Isolation, explicit: bool) -> Txn {
+        let top = db.tx.begin();
+        Txn {
+            wal: Vec::new(),
+            reads: Default::default(),
+            writes: Default::default(),
+            started: std::time::SystemTime::now(),
+            top,
+            own: vec![top],
+            savepoints: Vec::new(),
+            cid: 0,
+            isolation,
+            snapshot: None,
+            failed: false,
+            explicit,
+        }
+    }
+
     /// The xid new writes of the current savepoint level belong to.
     fn current(&self) -> Xid {
         self.savepoints.last().map(|s| s.1).unwrap_or(self.top)
@@ -358,21 +378,7 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
     }
     let implicit = sess.txn.is_none();
     if implicit {
-        let top = db.tx.begin();
-        sess.txn = Some(Txn {
-            wal: Vec::new(),
-            reads: Default::default(),
-            writes: Default::default(),
-            started: std::time::SystemTime::now(),
-            top,
-            own: vec![top],
-            savepoints: Vec::new(),
-            cid: 0,
-            isolation: sess.default_isolation,
-            snapshot: None,
-            failed: false,
-            explicit: false,
-        });
+        sess.txn = Some(Txn::begin(db, sess.default_isolation, false));
     }
     db.current = sess.txn.as_ref().map(|t| (t.top, t.started));
     let result = run_statement(db, sess, stmt);
@@ -614,21 +620,7 @@ fn begin(db: &mut Database, sess: &mut Session, modes: &[ast::TransactionMode]) 
         sess.notices.push(SqlError::notice("WARNING", "25001", "there is already a transaction in progress"));
         return Ok(Output::Command("BEGIN".into()));
     }
-    let top = db.tx.begin();
-    sess.txn = Some(Txn {
-        wal: Vec::new(),
-        reads: Default::default(),
-        writes: Default::default(),
-        started: std::time::SystemTime::now(),
-        top,
-        own: vec![top],
-        savepoints: Vec::new(),
-        cid: 0,
-        isolation,
-        snapshot: None,
-        failed: false,
-        explicit: true,
-    });
+    sess.txn = Some(Txn::begin(db, isolation, true));
     Ok(Output::Command("BEGIN".into()))
 }
 
