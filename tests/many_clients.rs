@@ -3,39 +3,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `terrarium up` on free ports and returns the RESP port it printed.
-fn spawn_terrarium(extra: &[&str]) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terrarium"))
-        .args(["up", "--redis-port", "0", "--line-port", "0", "--pg-port", "0", "--ephemeral", "--log-level", "warn"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn terrarium");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines.next().expect("banner").expect("banner line");
-        if line.contains("RESP") {
-            let addr = line.split_whitespace().find(|w| w.starts_with("127.0.0.1:")).expect("address");
-            break addr.rsplit(':').next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Child(child), port)
+/// Starts `terrarium up --ephemeral` on free ports and returns the RESP port it printed.
+fn spawn_terrarium(extra: &[&str]) -> (common::Spawned, u16) {
+    let mut args = vec!["--ephemeral"];
+    args.extend_from_slice(extra);
+    common::spawn_terrarium(&args, "RESP")
 }
 
 fn raise_limit(n: u64) -> u64 {

@@ -3,37 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `terrarium up` on free ports and returns it with the PostgreSQL port it printed.
-fn spawn(extra: &[&str]) -> (Server, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_terrarium"))
-        .args(["up", "--redis-port", "0", "--line-port", "0", "--pg-port", "0", "--log-level", "warn"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn terrarium");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines.next().expect("banner").expect("banner line");
-        if line.contains("PostgreSQL") {
-            let addr = line.split_whitespace().find(|w| w.starts_with("127.0.0.1:")).expect("address");
-            break addr.rsplit(':').next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), port)
+/// Starts `terrarium up` on free ports and returns it with its PostgreSQL port.
+fn spawn(extra: &[&str]) -> (common::Spawned, u16) {
+    common::spawn_terrarium(extra, "PostgreSQL")
 }
 
 fn psql(port: u16, sql: &str) -> Option<String> {

@@ -117,3 +117,39 @@ pub fn tool(name: &str) -> Option<String> {
     }
     found
 }
+
+/// The real binary, killed and reaped when dropped.
+pub struct Spawned(pub std::process::Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `terrarium up` with every listener on a free port, plus `extra` flags, and returns it
+/// with the port it printed for the service whose banner line contains `service` ("RESP",
+/// "PostgreSQL").
+#[allow(dead_code)]
+pub fn spawn_terrarium(extra: &[&str], service: &str) -> (Spawned, u16) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_terrarium"))
+        .args(["up", "--redis-port", "0", "--line-port", "0", "--pg-port", "0", "--log-level", "warn"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn terrarium");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let port = loop {
+        let line = lines.next().expect("banner").expect("banner line");
+        if line.contains(service) {
+            let addr = line.split_whitespace().find(|w| w.starts_with("127.0.0.1:")).expect("address");
+            break addr.rsplit(':').next().expect("port").parse().expect("port number");
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Spawned(child), port)
+}
