@@ -6,42 +6,13 @@
 #   demos/bloom-filters/run.sh --check                          diff with expected.txt (CI)
 #   demos/bloom-filters/run.sh --update                         rewrite expected.txt (review the diff)
 set -euo pipefail
+NAME=bloom-filters
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-TARGET="" MODE=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --target) TARGET="$2"; shift 2 ;;
-    --check) MODE=check; shift ;;
-    --update) MODE=update; shift ;;
-    *) echo "usage: $0 [--target redis://host:port] [--check | --update]" >&2; exit 2 ;;
-  esac
-done
+. "$HERE/../lib.sh"
+demo_args "$@"
 cd "$ROOT"
 # Build the example before starting a server, so the server does not sit idle through a compile.
 cargo build -q --example bloom_demo
-if [ -z "$TARGET" ]; then
-  BIN="$ROOT/target/debug/terrarium"
-  [ -x "$BIN" ] || cargo build -q
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$BIN" up --redis-port "$PORT" --line-port "$LPORT" --pg-port 0 --ephemeral --log-level warn >/dev/null &
-  TPID=$!
-  trap 'kill $TPID 2>/dev/null' EXIT
-  for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT))" 2>/dev/null && break; sleep 0.05; done
-  TARGET="redis://127.0.0.1:$PORT"
-fi
+demo_start_terrarium
 run() { "$ROOT/target/debug/examples/bloom_demo" --server "$TARGET"; }
-case "$MODE" in
-  check)
-    OUT=$(mktemp)
-    run > "$OUT"
-    if diff -u "$HERE/expected.txt" "$OUT"; then
-      rm -f "$OUT"; echo "bloom-filters: output matches expected.txt"
-    else
-      rm -f "$OUT"; echo "bloom-filters: output differs from expected.txt" >&2
-      exit 1
-    fi ;;
-  update) run > "$HERE/expected.txt"; echo "bloom-filters: expected.txt rewritten" ;;
-  *) run ;;
-esac
+demo_finish
