@@ -92,6 +92,32 @@ impl Default for SqlEngine {
 pub struct Prepared1 {
     statement: Option<Statement>,
     param_types: Vec<Oid>,
+    /// What describes the rows the statement returns, if it returns any: the query itself, or
+    /// for INSERT / UPDATE / DELETE … RETURNING a SELECT of the RETURNING list from the table.
+    /// Describe answers RowDescription from it, and Bind checks result formats against it.
+    row_source: Option<Statement>,
+}
+
+/// See [`Prepared1::row_source`]. A RETURNING list is described as the same list selected from
+/// the table, which is what the executor evaluates it against.
+fn row_source(stmt: &Statement) -> Option<Statement> {
+    let (table, items) = match stmt {
+        Statement::Query(_) => return Some(stmt.clone()),
+        Statement::Insert(ins) => match &ins.table {
+            sqlparser::ast::TableObject::TableName(name) => (name.to_string(), ins.returning.as_ref()?),
+            _ => return None,
+        },
+        Statement::Update(up) => (up.table.to_string(), up.returning.as_ref()?),
+        Statement::Delete(del) => {
+            let from = match &del.from {
+                sqlparser::ast::FromTable::WithFromKeyword(t) | sqlparser::ast::FromTable::WithoutKeyword(t) => t,
+            };
+            (from.first()?.to_string(), del.returning.as_ref()?)
+        }
+        _ => return None,
+    };
+    let list: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    exec::parse(&format!("SELECT {} FROM {table}", list.join(", "))).ok()?.pop()
 }
 
 pub struct Portal {
@@ -108,6 +134,8 @@ pub struct PgSession {
     id: u32,
     /// The running simple-query statement's RowDescription is already sent (pg_sleep).
     described: bool,
+    /// A simple Query is running (rather than an extended-protocol Execute).
+    in_simple_query: bool,
     exec: exec::Session,
     prepared: Prepared<Prepared1, Portal>,
 }
@@ -146,6 +174,8 @@ fn fields(columns: &[OutColumn], formats: &[i16]) -> Vec<FieldDescription> {
 }
 
 /// A value in the format its column was asked for: text, or PostgreSQL's binary send format.
+/// tokio-postgres (and JDBC with `prepareThreshold`) ask for binary results for every column,
+/// so every type a column can have has its binary form here.
 fn encode(d: &Datum, ty: SqlType, format: i16) -> Result<Option<Bytes>, ErrorResponse> {
     if d.is_null() {
         return Ok(None);
@@ -153,34 +183,77 @@ fn encode(d: &Datum, ty: SqlType, format: i16) -> Result<Option<Bytes>, ErrorRes
     if format == 0 {
         return Ok(d.to_text().map(Bytes::from));
     }
-    let bytes: Vec<u8> = match (ty, d) {
-        (SqlType::Int2, Datum::Int(n)) => (*n as i16).to_be_bytes().to_vec(),
-        (SqlType::Int4, Datum::Int(n)) => (*n as i32).to_be_bytes().to_vec(),
-        (SqlType::Int8, Datum::Int(n)) => n.to_be_bytes().to_vec(),
-        (SqlType::Xid, Datum::Int(n)) => (*n as u32).to_be_bytes().to_vec(),
-        (SqlType::Float8, Datum::Float(f)) => f.to_be_bytes().to_vec(),
-        (SqlType::Float4, Datum::Float(f)) => (*f as f32).to_be_bytes().to_vec(),
-        (SqlType::Bool, Datum::Bool(b)) => vec![*b as u8],
-        (SqlType::Text | SqlType::Varchar | SqlType::Unknown, d) => d.to_text().unwrap_or_default().into_bytes(),
-        (ty, _) => {
-            return Err(ErrorResponse::error(
-                SqlState::FEATURE_NOT_SUPPORTED,
-                format!("terrarium cannot send type {} in binary format yet", ty.name()),
-            ))
+    let text = || d.to_text().unwrap_or_default();
+    let unsendable = || {
+        ErrorResponse::error(
+            SqlState(*b"22P03"),
+            format!("terrarium cannot send the value {} as binary {}", text(), ty.name()),
+        )
+    };
+    // The executor may hand back a value in a neighbouring representation (an integer for a
+    // double precision column, a numeric's text for an integer one): convert as PostgreSQL's
+    // cast would rather than fail.
+    let int = || -> Result<i64, ErrorResponse> {
+        match d {
+            Datum::Int(n) => Ok(*n),
+            Datum::Numeric(s) | Datum::Text(s) => s.trim().parse().map_err(|_| unsendable()),
+            Datum::Float(f) if f.fract() == 0.0 && f.is_finite() => Ok(*f as i64),
+            _ => Err(unsendable()),
         }
+    };
+    let float = || -> Result<f64, ErrorResponse> {
+        match d {
+            Datum::Float(f) => Ok(*f),
+            Datum::Int(n) => Ok(*n as f64),
+            Datum::Numeric(s) | Datum::Text(s) => s.trim().parse().map_err(|_| unsendable()),
+            _ => Err(unsendable()),
+        }
+    };
+    let bytes: Vec<u8> = match ty {
+        SqlType::Int2 => i16::try_from(int()?).map_err(|_| unsendable())?.to_be_bytes().to_vec(),
+        SqlType::Int4 => i32::try_from(int()?).map_err(|_| unsendable())?.to_be_bytes().to_vec(),
+        SqlType::Int8 => int()?.to_be_bytes().to_vec(),
+        SqlType::Xid => (int()? as u32).to_be_bytes().to_vec(),
+        SqlType::Float8 => float()?.to_be_bytes().to_vec(),
+        SqlType::Float4 => (float()? as f32).to_be_bytes().to_vec(),
+        SqlType::Bool => match d {
+            Datum::Bool(b) => vec![*b as u8],
+            _ => vec![crate::sql::types::parse_bool(&text()).ok_or_else(unsendable)? as u8],
+        },
+        SqlType::Numeric => crate::sql::types::numeric_send(&text()).ok_or_else(unsendable)?,
+        SqlType::Text | SqlType::Varchar | SqlType::Unknown => text().into_bytes(),
+        // void_send writes nothing.
+        SqlType::Void => Vec::new(),
+        SqlType::Timestamptz => {
+            crate::sql::types::timestamptz_send(&text()).ok_or_else(unsendable)?.to_be_bytes().to_vec()
+        }
+        SqlType::Tid => crate::sql::types::tid_send(&text()).ok_or_else(unsendable)?,
+        SqlType::PgLsn => crate::sql::types::pg_lsn_send(&text()).ok_or_else(unsendable)?.to_be_bytes().to_vec(),
     };
     Ok(Some(Bytes::from(bytes)))
 }
 
-/// A Bind parameter: text as written, binary for the types whose OID the client declared.
-fn decode_param(value: &Option<Bytes>, format: i16, oid: Oid) -> Result<Datum, ErrorResponse> {
+/// A Bind parameter: text as written, or the binary receive format of the type the statement
+/// has for it (declared by the client or inferred, see [`exec::infer_param_types`]). `index`
+/// counts from 0; errors name it from 1, as PostgreSQL's do.
+fn decode_param(value: &Option<Bytes>, format: i16, oid: Oid, index: usize) -> Result<Datum, ErrorResponse> {
     let Some(v) = value else { return Ok(Datum::Null) };
     if format == 0 {
         let s = std::str::from_utf8(v)
             .map_err(|_| ErrorResponse::error(SqlState(*b"22021"), "invalid byte sequence for encoding \"UTF8\""))?;
-        return Ok(Datum::Text(s.to_string()));
+        return text_param(s, oid);
     }
-    let bad = || ErrorResponse::error(SqlState(*b"22P03"), "incorrect binary data format in bind parameter 1");
+    let bad = || {
+        ErrorResponse::error(
+            SqlState(*b"22P03"),
+            format!("incorrect binary data format in bind parameter {}", index + 1),
+        )
+    };
+    let utf8 = || {
+        std::str::from_utf8(v)
+            .map(str::to_string)
+            .map_err(|_| ErrorResponse::error(SqlState(*b"22021"), "invalid byte sequence for encoding \"UTF8\""))
+    };
     Ok(match (oid, v.len()) {
         (21, 2) => Datum::Int(i16::from_be_bytes([v[0], v[1]]) as i64),
         (23, 4) => Datum::Int(i32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as i64),
@@ -188,9 +261,41 @@ fn decode_param(value: &Option<Bytes>, format: i16, oid: Oid) -> Result<Datum, E
         (701, 8) => Datum::Float(f64::from_be_bytes(v[..8].try_into().map_err(|_| bad())?)),
         (700, 4) => Datum::Float(f32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as f64),
         (16, 1) => Datum::Bool(v[0] != 0),
-        (25 | 1043 | 0 | 705, _) => Datum::Text(String::from_utf8_lossy(v).into_owned()),
+        (1700, _) => Datum::Numeric(crate::sql::types::numeric_recv(v).ok_or_else(bad)?),
+        (25 | 1043 | 1042 | 19 | 0 | 705, _) => Datum::Text(utf8()?),
         _ => return Err(bad()),
     })
+}
+
+/// A text-format parameter read by the input function of the type the statement has for it, at
+/// Bind, as PostgreSQL does: `'one'` for an integer parameter fails here with 22P02, whatever the
+/// statement would have done with it. Parameters typed text (or left to infer as text) stay text.
+fn text_param(s: &str, oid: Oid) -> Result<Datum, ErrorResponse> {
+    let syntax =
+        |ty: &str| ErrorResponse::error(SqlState(*b"22P02"), format!("invalid input syntax for type {ty}: \"{s}\""));
+    let int = |ty: &str, lo: i64, hi: i64| -> Result<Datum, ErrorResponse> {
+        let t = s.trim();
+        let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(syntax(ty));
+        }
+        match t.parse::<i64>() {
+            Ok(n) if (lo..=hi).contains(&n) => Ok(Datum::Int(n)),
+            _ => Err(ErrorResponse::error(SqlState(*b"22003"), format!("value \"{s}\" is out of range for type {ty}"))),
+        }
+    };
+    match oid {
+        21 => int("smallint", i16::MIN.into(), i16::MAX.into()),
+        23 => int("integer", i32::MIN.into(), i32::MAX.into()),
+        20 => int("bigint", i64::MIN, i64::MAX),
+        700 | 701 => {
+            let ty = if oid == 700 { "real" } else { "double precision" };
+            s.trim().parse::<f64>().map(Datum::Float).map_err(|_| syntax(ty))
+        }
+        16 => crate::sql::types::parse_bool(s).map(Datum::Bool).ok_or_else(|| syntax("boolean")),
+        1700 => crate::sql::types::numeric_in(s).map(Datum::Numeric).ok_or_else(|| syntax("numeric")),
+        _ => Ok(Datum::Text(s.to_string())),
+    }
 }
 
 /// How many `$n` parameters a statement uses (the highest n, outside quotes).
@@ -257,12 +362,16 @@ impl SqlEngine {
                     self.waits.lock().expect("waits").waiting.remove(&sess.id);
                     if let Some(secs) = sleep {
                         // pg_sleep: PostgreSQL has sent RowDescription before it sleeps.
+                        // Only a simple Query describes its rows itself: in the extended
+                        // protocol RowDescription answers Describe, never Execute.
                         if let Output::Rows { columns, .. } = &o {
-                            if !sess.described {
-                                client.send(BackendMessage::RowDescription(fields(columns, &[])));
+                            if sess.in_simple_query {
+                                if !sess.described {
+                                    client.send(BackendMessage::RowDescription(fields(columns, &[])));
+                                }
+                                sess.described = true;
                             }
                             client.flush().await;
-                            sess.described = true;
                         }
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_secs_f64(secs.min(1e6))) => {}
@@ -423,7 +532,13 @@ impl Engine for SqlEngine {
     fn connect(&self, startup: &StartupMessage, _key: BackendKey) -> Result<Connected<PgSession>, ErrorResponse> {
         let (parameters, notices) = startup_parameters(startup)?;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let session = PgSession { id, described: false, exec: exec::Session::default(), prepared: Prepared::default() };
+        let session = PgSession {
+            id,
+            described: false,
+            in_simple_query: false,
+            exec: exec::Session::default(),
+            prepared: Prepared::default(),
+        };
         Ok(Connected { session, parameters, notices })
     }
 
@@ -438,7 +553,9 @@ impl Engine for SqlEngine {
         if statements.len() > 1 && session.exec.txn.is_none() {
             session.exec.implicit_block = true;
         }
+        session.in_simple_query = true;
         let result = self.run_all(session, &statements, client).await;
+        session.in_simple_query = false;
         let mut db = self.db.lock().expect("database");
         if session.exec.implicit_block {
             exec::end_implicit_block(&mut db, &mut session.exec);
@@ -472,7 +589,8 @@ impl Engine for SqlEngine {
             Some(t) if t != 0 => t,
             _ => inferred[i],
         });
-        session.prepared.add_statement(name, Prepared1 { statement, param_types: types.collect() })
+        let row_source = statement.as_ref().and_then(row_source);
+        session.prepared.add_statement(name, Prepared1 { statement, param_types: types.collect(), row_source })
     }
 
     fn bind(&self, session: &mut PgSession, bind: Bind) -> Result<(), ErrorResponse> {
@@ -485,15 +603,15 @@ impl Engine for SqlEngine {
                 1 => bind.param_formats[0],
                 _ => bind.param_formats.get(i).copied().unwrap_or(0),
             };
-            params.push(decode_param(v, format, statement.param_types[i])?);
+            params.push(decode_param(v, format, statement.param_types[i], i)?);
         }
         // Result formats are checked against the statement's columns now, as PostgreSQL does.
-        let columns = match &statement.statement {
-            Some(stmt @ Statement::Query(_)) => {
+        let columns = match &statement.row_source {
+            Some(stmt) => {
                 let db = self.db.lock().expect("database");
                 exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?.len()
             }
-            _ => 0,
+            None => 0,
         };
         let formats = resolve_result_formats(&bind.result_formats, columns)?;
         session
@@ -503,9 +621,9 @@ impl Engine for SqlEngine {
 
     fn describe_statement(&self, session: &mut PgSession, name: &str) -> Result<StatementDescription, ErrorResponse> {
         let statement = session.prepared.statement(name)?;
-        let fields = match &statement.statement {
-            Some(Statement::Query(_)) => Some(self.describe(session, &statement, &[])?),
-            _ => None,
+        let fields = match &statement.row_source {
+            Some(_) => Some(self.describe(session, &statement, &[])?),
+            None => None,
         };
         Ok(StatementDescription { param_types: statement.param_types.clone(), fields })
     }
@@ -518,9 +636,9 @@ impl Engine for SqlEngine {
         let portal = session.prepared.portal(name)?;
         let statement = portal.statement.clone();
         let formats = portal.formats.clone();
-        match &statement.statement {
-            Some(Statement::Query(_)) => Ok(Some(self.describe(session, &statement, &formats)?)),
-            _ => Ok(None),
+        match &statement.row_source {
+            Some(_) => Ok(Some(self.describe(session, &statement, &formats)?)),
+            None => Ok(None),
         }
     }
 
@@ -609,7 +727,7 @@ impl SqlEngine {
         statement: &Prepared1,
         formats: &[i16],
     ) -> Result<Vec<FieldDescription>, ErrorResponse> {
-        let Some(stmt) = &statement.statement else { return Ok(Vec::new()) };
+        let Some(stmt) = &statement.row_source else { return Ok(Vec::new()) };
         let db = self.db.lock().expect("database");
         let columns = exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?;
         let formats = resolve_result_formats(formats, columns.len())?;
@@ -626,5 +744,35 @@ mod tests {
         assert_eq!(count_params("select $1, $2 + $10"), 10);
         assert_eq!(count_params("select '$3', \"$4\""), 0);
         assert_eq!(count_params("select 1"), 0);
+    }
+
+    #[test]
+    fn text_parameters_are_read_by_their_type_at_bind() {
+        assert_eq!(text_param(" 42 ", 23).unwrap(), Datum::Int(42));
+        assert_eq!(text_param("t", 16).unwrap(), Datum::Bool(true));
+        assert_eq!(text_param("007.50", 1700).unwrap(), Datum::Numeric("7.50".into()));
+        assert_eq!(text_param("1e-3", 701).unwrap(), Datum::Float(0.001));
+        assert_eq!(text_param("one", 25).unwrap(), Datum::Text("one".into()));
+        let e = text_param("one", 23).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (SqlState(*b"22P02"), "invalid input syntax for type integer: \"one\"")
+        );
+        let e = text_param("99999", 21).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (SqlState(*b"22003"), "value \"99999\" is out of range for type smallint")
+        );
+    }
+
+    #[test]
+    fn binary_results_of_every_type() {
+        let b = |d: Datum, ty| encode(&d, ty, 1).unwrap().unwrap().to_vec();
+        assert_eq!(b(Datum::Numeric("12.340".into()), SqlType::Numeric), [0, 2, 0, 0, 0, 0, 0, 3, 0, 12, 0x0d, 0x48]);
+        assert_eq!(b(Datum::Text(String::new()), SqlType::Void), Vec::<u8>::new());
+        assert_eq!(b(Datum::Int(3), SqlType::Float8), 3f64.to_be_bytes());
+        assert_eq!(b(Datum::Text("(0,7)".into()), SqlType::Tid), [0, 0, 0, 0, 0, 7]);
+        assert!(encode(&Datum::Int(1 << 40), SqlType::Int4, 1).is_err());
+        assert_eq!(encode(&Datum::Null, SqlType::Numeric, 1).unwrap(), None);
     }
 }

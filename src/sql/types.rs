@@ -213,6 +213,205 @@ pub fn float_text(f: f64) -> String {
     s
 }
 
+/// `numeric_send`: a decimal text (`-12.340`, `NaN`) in PostgreSQL's binary form — the number of
+/// base-10000 digits, the weight of the first (its power of 10000), the sign (0x4000 negative,
+/// 0xC000 NaN), the display scale (digits after the point, so `12.340` keeps its zero), then the
+/// digits with leading and trailing zero groups left out. `None` for text that is not a plain
+/// decimal (the executor keeps numerics in that form, so this does not happen in practice).
+pub fn numeric_send(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("nan") {
+        return Some([0u16, 0, 0xC000, 0].iter().flat_map(|w| w.to_be_bytes()).collect());
+    }
+    let (negative, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let scale = u16::try_from(frac.len()).ok()?;
+    // Align both sides of the point on groups of four digits.
+    let mut digits_text = "0".repeat((4 - int.len() % 4) % 4);
+    digits_text.push_str(int);
+    let int_groups = digits_text.len() / 4;
+    digits_text.push_str(frac);
+    digits_text.push_str(&"0".repeat((4 - frac.len() % 4) % 4));
+    let mut groups: Vec<u16> =
+        digits_text.as_bytes().chunks(4).map(|c| c.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))).collect();
+    let mut weight = int_groups as i64 - 1;
+    let leading = groups.iter().take_while(|&&g| g == 0).count();
+    groups.drain(..leading);
+    weight -= leading as i64;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    let sign: u16 = if negative && !groups.is_empty() { 0x4000 } else { 0 };
+    let mut out = Vec::with_capacity(8 + 2 * groups.len());
+    out.extend_from_slice(&u16::try_from(groups.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(&i16::try_from(weight).ok()?.to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&scale.to_be_bytes());
+    groups.iter().for_each(|g| out.extend_from_slice(&g.to_be_bytes()));
+    Some(out)
+}
+
+/// `numeric_recv`: PostgreSQL's binary numeric back to decimal text, with exactly the display
+/// scale's digits after the point. `None` when the bytes are not a valid numeric (a digit of
+/// 10000 or more, a length that does not match, an unknown sign).
+pub fn numeric_recv(b: &[u8]) -> Option<String> {
+    let word = |i: usize| b.get(2 * i..2 * i + 2).map(|w| u16::from_be_bytes([w[0], w[1]]));
+    let ndigits = word(0)? as usize;
+    let weight = word(1)? as i16 as i64;
+    let sign = word(2)?;
+    let scale = word(3)? as usize;
+    if b.len() != 8 + 2 * ndigits {
+        return None;
+    }
+    match sign {
+        0xC000 => return Some("NaN".into()),
+        0xD000 => return Some("Infinity".into()),
+        0xF000 => return Some("-Infinity".into()),
+        0 | 0x4000 => {}
+        _ => return None,
+    }
+    let digits: Vec<u16> = (0..ndigits).map(|i| word(4 + i)).collect::<Option<_>>()?;
+    if digits.iter().any(|&d| d >= 10_000) || scale > 0x3FFF {
+        return None;
+    }
+    let group = |i: i64| if (0..ndigits as i64).contains(&i) { digits[i as usize] } else { 0 };
+    let mut out = String::new();
+    if sign == 0x4000 && digits.iter().any(|&d| d != 0) {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        out.push_str(&group(0).to_string());
+        for i in 1..=weight {
+            out.push_str(&format!("{:04}", group(i)));
+        }
+    }
+    if scale > 0 {
+        let mut frac = String::with_capacity(scale + 4);
+        let mut i = weight + 1;
+        while frac.len() < scale {
+            frac.push_str(&format!("{:04}", group(i)));
+            i += 1;
+        }
+        frac.truncate(scale);
+        out.push('.');
+        out.push_str(&frac);
+    }
+    Some(out)
+}
+
+/// `numeric_in`: a decimal as PostgreSQL reads it (`  +007.50`, `.5`, `1.2e3`, `NaN`,
+/// `Infinity`) in the canonical text it prints (`7.50`, `0.5`, `1200`, `NaN`, `Infinity`): no
+/// leading zeros, the digits written after the point kept (less the exponent), no minus on zero.
+/// `None` for text that is not a number.
+pub fn numeric_in(text: &str) -> Option<String> {
+    let t = text.trim();
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if body.eq_ignore_ascii_case("nan") {
+        return (t.len() == 3).then(|| "NaN".to_string());
+    }
+    if body.eq_ignore_ascii_case("infinity") || body.eq_ignore_ascii_case("inf") {
+        return Some(if negative { "-Infinity" } else { "Infinity" }.into());
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // PostgreSQL limits the exponent so the result stays within numeric's range.
+    if exponent.abs() > 1000 {
+        return None;
+    }
+    // All digits, and where the point falls among them once the exponent has moved it.
+    let digits: String = int.chars().chain(frac.chars()).collect();
+    let point = int.len() as i64 + exponent;
+    let scale = (frac.len() as i64 - exponent).max(0) as usize;
+    let (int_part, frac_part) = if point <= 0 {
+        (String::new(), format!("{}{digits}", "0".repeat((-point) as usize)))
+    } else if point as usize >= digits.len() {
+        (format!("{digits}{}", "0".repeat(point as usize - digits.len())), String::new())
+    } else {
+        (digits[..point as usize].to_string(), digits[point as usize..].to_string())
+    };
+    let int_part = int_part.trim_start_matches('0');
+    let mut frac_part = frac_part;
+    frac_part.truncate(scale);
+    while frac_part.len() < scale {
+        frac_part.push('0');
+    }
+    let zero = int_part.is_empty() && frac_part.bytes().all(|b| b == b'0');
+    let mut out = String::new();
+    if negative && !zero {
+        out.push('-');
+    }
+    out.push_str(if int_part.is_empty() { "0" } else { int_part });
+    if scale > 0 {
+        out.push('.');
+        out.push_str(&frac_part);
+    }
+    Some(out)
+}
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01 00:00:00 UTC).
+const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
+
+/// `timestamptz_send`: the text [`timestamptz_text`] writes (`2026-11-28 11:30:00.12+00`), as
+/// microseconds since 2000-01-01 UTC. `None` for any other shape.
+pub fn timestamptz_send(text: &str) -> Option<i64> {
+    let t = text.strip_suffix("+00")?;
+    let (date, time) = t.split_once(' ')?;
+    let mut d = date.splitn(3, '-').map(|x| x.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut h = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
+    let (hour, minute, second) = (h.next()??, h.next()??, h.next()??);
+    if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let micros: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().ok()? };
+    // Days since 1970-01-01 from a civil date (the inverse of timestamptz_text's).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let unix_us = ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000).checked_add(micros)?;
+    unix_us.checked_sub(PG_EPOCH_OFFSET_US)
+}
+
+/// `tidsend`: `(block,offset)` as a 4-byte block number and a 2-byte offset.
+pub fn tid_send(text: &str) -> Option<Vec<u8>> {
+    let (block, offset) = text.strip_prefix('(')?.strip_suffix(')')?.split_once(',')?;
+    let mut out = block.trim().parse::<u32>().ok()?.to_be_bytes().to_vec();
+    out.extend_from_slice(&offset.trim().parse::<u16>().ok()?.to_be_bytes());
+    Some(out)
+}
+
+/// `pg_lsn_send`: `X/Y` (two hex words) as one 64-bit number.
+pub fn pg_lsn_send(text: &str) -> Option<u64> {
+    let (hi, lo) = text.split_once('/')?;
+    Some((u64::from(u32::from_str_radix(hi, 16).ok()?) << 32) | u64::from(u32::from_str_radix(lo, 16).ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +428,55 @@ mod tests {
         assert_eq!(parse_bool("maybe"), None);
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_764_329_400_120_000);
         assert_eq!(timestamptz_text(t), "2025-11-28 11:30:00.12+00");
+    }
+
+    #[test]
+    fn numeric_binary_round_trips_like_postgres() {
+        // Bytes as PostgreSQL 15's numeric_send writes them.
+        let words = |w: &[u16]| w.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+        assert_eq!(numeric_send("12.340").unwrap(), words(&[2, 0, 0, 3, 12, 3400]));
+        assert_eq!(numeric_send("-0.0012").unwrap(), words(&[1, 0xFFFF, 0x4000, 4, 12]));
+        assert_eq!(numeric_send("10000").unwrap(), words(&[1, 1, 0, 0, 1]));
+        assert_eq!(numeric_send("0").unwrap(), words(&[0, 0, 0, 0]));
+        assert_eq!(numeric_send("0.00").unwrap(), words(&[0, 0, 0, 2]));
+        assert_eq!(numeric_send("NaN").unwrap(), words(&[0, 0, 0xC000, 0]));
+        assert_eq!(numeric_send("1e5"), None);
+        for s in ["12.340", "-0.0012", "10000", "0", "0.00", "-123.4500", "123456789.000000001", "NaN", "0.5"] {
+            assert_eq!(numeric_recv(&numeric_send(s).unwrap()).unwrap(), s);
+        }
+        assert_eq!(numeric_recv(&words(&[1, 0, 0, 0, 10_000])), None);
+        assert_eq!(numeric_recv(&words(&[2, 0, 0, 0, 1])), None);
+    }
+
+    #[test]
+    fn numeric_input_is_canonical() {
+        for (input, out) in [
+            ("  +007.50 ", "7.50"),
+            (".5", "0.5"),
+            ("1.2e3", "1200"),
+            ("1.25e1", "12.5"),
+            ("5e-3", "0.005"),
+            ("-0.00", "0.00"),
+            ("nan", "NaN"),
+            ("-inf", "-Infinity"),
+            ("10.125", "10.125"),
+            ("0", "0"),
+        ] {
+            assert_eq!(numeric_in(input).as_deref(), Some(out), "{input}");
+        }
+        for bad in ["", ".", "1.2.3", "abc", "1e", "--1", "1e99999"] {
+            assert_eq!(numeric_in(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn binary_times_tids_and_lsns() {
+        assert_eq!(timestamptz_send("2000-01-01 00:00:00+00"), Some(0));
+        assert_eq!(timestamptz_send("2000-01-01 00:00:01.5+00"), Some(1_500_000));
+        assert_eq!(timestamptz_send("1999-12-31 23:59:59+00"), Some(-1_000_000));
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_764_329_400_120_000);
+        assert_eq!(timestamptz_send(&timestamptz_text(t)), Some(1_764_329_400_120_000 - PG_EPOCH_OFFSET_US));
+        assert_eq!(tid_send("(1,2)").unwrap(), vec![0, 0, 0, 1, 0, 2]);
+        assert_eq!(pg_lsn_send("1/2A"), Some((1 << 32) | 0x2A));
     }
 }
