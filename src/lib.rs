@@ -34,3 +34,8 @@ pub mod resp;
 pub mod script;
 pub mod server;
 pub mod sql;
+
+/// Every allocation is counted, as Redis's zmalloc counts, so that INFO's `used_memory` and
+/// `maxmemory` mean what they mean in Redis (see `server::memory`).
+#[global_allocator]
+static ALLOCATOR: server::memory::CountingAllocator = server::memory::CountingAllocator;

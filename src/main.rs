@@ -129,7 +129,12 @@ fn up(a: UpArgs) {
             println!("  data dir: {}", opts.data_dir);
         }
         println!("  Ctrl-C stops.");
-        wait_for_signal().await;
+        // Ctrl-C, SIGTERM, or a client's SHUTDOWN.
+        let mut stop = running.shared.shutdown.subscribe();
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = stop.changed() => {}
+        }
         tracing::info!("shutting down");
         running.shutdown();
         // Give connections a moment to flush replies to what they already read.

@@ -6,57 +6,10 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct RedisServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_redis(binary: &str) -> RedisServer {
-    let port = free_port();
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    RedisServer { child, port }
-}
-
 #[test]
 fn scenarios_match_real_redis_byte_for_byte() {
     let Some(binary) = common::tool("redis-server") else { return };
-    let redis = start_redis(&binary);
+    let redis = common::start_real_redis(&binary);
     let srv = common::TestServer::start();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff/redis");
     let mut files: Vec<_> = std::fs::read_dir(&dir)

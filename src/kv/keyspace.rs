@@ -33,6 +33,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use crate::kv::notify;
 use crate::kv::value::Value;
 use crate::limits::{ACTIVE_EXPIRE_KEYS_PER_TICK_MAX, DATABASES_COUNT};
 use crate::resp::Frame;
@@ -69,6 +70,7 @@ impl Db {
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub expired_keys: u64,
+    pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     /// Changes since start (Redis's `server.dirty`, reported as `rdb_changes_since_last_save`).
@@ -134,6 +136,10 @@ pub struct Keyspace {
     dirty_clients: HashSet<u64>,
     /// DEBUG SET-ACTIVE-EXPIRE 0 turns the active cycle off (Redis's test suite uses it).
     pub active_expire_enabled: bool,
+    /// `notify-keyspace-events` as flags (see `kv::notify`), and the events waiting to be
+    /// published once the current command is done.
+    pub notify_flags: u32,
+    pub events: Vec<crate::kv::notify::Event>,
 }
 
 impl Default for Keyspace {
@@ -151,6 +157,8 @@ impl Keyspace {
             watchers: (0..DATABASES_COUNT).map(|_| HashMap::new()).collect(),
             dirty_clients: HashSet::new(),
             active_expire_enabled: true,
+            notify_flags: 0,
+            events: Vec::new(),
         }
     }
 
@@ -168,6 +176,7 @@ impl Keyspace {
                 d.expires.remove(&(at, k.clone()));
                 self.stats.expired_keys += 1;
                 self.touch(db, &k);
+                self.notify(notify::EXPIRED, "expired", db, &k);
                 true
             }
             _ => false,
@@ -229,16 +238,23 @@ impl Keyspace {
     /// Stores `value` with the given deadline (`None`: no TTL).
     pub fn set_with_expire(&mut self, db: usize, key: Bytes, value: Value, expire_at_ms: Option<i64>, now_ms: i64) {
         let d = &mut self.dbs[db];
-        if let Some(old) = d.map.get(&key) {
-            if let Some(at) = old.expire_at_ms {
-                d.expires.remove(&(at, key.clone()));
+        let existed = match d.map.get(&key) {
+            Some(old) => {
+                if let Some(at) = old.expire_at_ms {
+                    d.expires.remove(&(at, key.clone()));
+                }
+                true
             }
-        }
+            None => false,
+        };
         if let Some(at) = expire_at_ms {
             d.expires.insert((at, key.clone()));
         }
         d.map.insert(key.clone(), Entry { value, expire_at_ms, access_ms: now_ms });
         self.touch(db, &key);
+        if !existed {
+            self.notify(notify::NEW, "new", db, &key);
+        }
     }
 
     /// Replaces the value but keeps the TTL (SET KEEPTTL, and in-place rewrites).
@@ -291,10 +307,34 @@ impl Keyspace {
             let d = &mut self.dbs[db];
             if let Some((k, e)) = d.map.remove_entry(key) {
                 if let Some(at) = e.expire_at_ms {
-                    d.expires.remove(&(at, k));
+                    d.expires.remove(&(at, k.clone()));
                 }
+                // Every command that empties a collection announces the key's deletion after
+                // its own event, as Redis's do.
+                self.notify(notify::GENERIC, "del", db, &k);
             }
         }
+    }
+
+    /// Queues a keyspace event if its class is switched on (see `kv::notify`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        let f = self.notify_flags;
+        if f & class != 0 && f & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
+            self.events.push(notify::Event { db, event, key: Bytes::copy_from_slice(key) });
+        }
+    }
+
+    /// Deletes a key to free memory (`maxmemory`), announcing it as `evicted`.
+    pub fn evict(&mut self, db: usize, key: &[u8]) {
+        let d = &mut self.dbs[db];
+        let Some((k, e)) = d.map.remove_entry(key) else { return };
+        if let Some(at) = e.expire_at_ms {
+            d.expires.remove(&(at, k.clone()));
+        }
+        self.stats.evicted_keys += 1;
+        self.touch(db, &k);
+        self.notify(notify::EVICTED, "evicted", db, &k);
     }
 
     /// Records that `key` changed: counts it, dirties the WATCHers of it, and marks it ready for

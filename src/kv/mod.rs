@@ -8,10 +8,13 @@
 //! * [`glob`]: Redis's glob matcher.
 
 pub mod cmd;
+pub mod encoding;
 pub mod float;
 pub mod glob;
 pub mod keyspace;
+pub mod notify;
 pub mod pubsub;
+pub mod rdb;
 pub mod value;
 pub mod zset;
 

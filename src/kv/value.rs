@@ -15,10 +15,54 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 
+use crate::kv::encoding;
 use crate::kv::zset::ZSet;
-use crate::limits::{LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_BYTES_MAX, SET_MAX_INTSET_ENTRIES};
 
-pub type HashValue = IndexMap<Bytes, Bytes, ahash::RandomState>;
+/// A hash: an insertion-ordered map (it derefs to the map), and whether Redis would have
+/// converted it from a listpack to a hash table by now.
+///
+/// The flag is sticky, as Redis never converts a hash back, and is decided at write time with
+/// the thresholds of that moment ([`HashValue::note_insert`]); deciding it when OBJECT ENCODING
+/// asks would go wrong as soon as `CONFIG SET hash-max-listpack-*` changes in between.
+#[derive(Debug, Clone, Default)]
+pub struct HashValue {
+    map: IndexMap<Bytes, Bytes, ahash::RandomState>,
+    pub hashtable: bool,
+}
+
+impl std::ops::Deref for HashValue {
+    type Target = IndexMap<Bytes, Bytes, ahash::RandomState>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for HashValue {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.map
+    }
+}
+
+impl HashValue {
+    /// Every write that adds or replaces a field calls this with the field's and the value's
+    /// length, after the insert: Redis's `hashTypeTryConversion` and the length check after it.
+    pub fn note_insert(&mut self, field_len: usize, value_len: usize) {
+        if !self.hashtable {
+            let max_value = encoding::hash_max_value();
+            if field_len > max_value || value_len > max_value || self.map.len() > encoding::hash_max_entries() {
+                self.hashtable = true;
+            }
+        }
+    }
+
+    /// Sets a field and notes it for the encoding; returns the previous value.
+    pub fn set(&mut self, field: Bytes, value: Bytes) -> Option<Bytes> {
+        let (f, v) = (field.len(), value.len());
+        let old = self.map.insert(field, value);
+        self.note_insert(f, v);
+        old
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum Value {
@@ -60,12 +104,10 @@ impl Value {
             // Redis 7.0 stores every list as a quicklist (listpack lists arrived in 7.2).
             Value::List(_) => "quicklist",
             Value::Hash(h) => {
-                if h.len() <= LISTPACK_ENTRIES_MAX
-                    && h.iter().all(|(k, v)| k.len() <= LISTPACK_VALUE_BYTES_MAX && v.len() <= LISTPACK_VALUE_BYTES_MAX)
-                {
-                    "listpack"
-                } else {
+                if h.hashtable {
                     "hashtable"
+                } else {
+                    "listpack"
                 }
             }
             Value::Set(s) => {
@@ -92,7 +134,7 @@ impl Value {
 /// Removes `field` from a hash, keeping insertion order while Redis would still hold it in a
 /// listpack (where deletion shifts), and in O(1) once it would be a hash table (unordered).
 pub fn hash_remove(h: &mut HashValue, field: &[u8]) -> Option<Bytes> {
-    if h.len() <= LISTPACK_ENTRIES_MAX {
+    if !h.hashtable {
         h.shift_remove(field)
     } else {
         h.swap_remove(field)
@@ -114,7 +156,8 @@ impl SetValue {
 
     /// Adds a member; returns true if it was new.
     pub fn insert(&mut self, m: Bytes) -> bool {
-        if self.intset && (crate::resp::codec::parse_i64(&m).is_none() || self.members.len() >= SET_MAX_INTSET_ENTRIES)
+        if self.intset
+            && (crate::resp::codec::parse_i64(&m).is_none() || self.members.len() >= encoding::set_max_intset_entries())
         {
             // Redis also refuses intset for members like "+1" or "01", which parse_i64 rejects.
             if !self.members.contains(&m) {

@@ -54,7 +54,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::limits::{LISTPACK_ENTRIES_MAX, LISTPACK_VALUE_BYTES_MAX};
+use crate::kv::encoding;
 
 /// "No node": the empty tree, a missing child.
 const NIL: u32 = u32::MAX;
@@ -248,7 +248,10 @@ impl ZSet {
     /// Redis's `zsetConvertToListpackIfNeeded`: the commands that build a new set from scratch
     /// give it the compact encoding if it is small enough.
     pub fn convert_to_listpack_if_fits(&mut self) {
-        if self.listpack || self.len() > LISTPACK_ENTRIES_MAX || self.max_member_len() > LISTPACK_VALUE_BYTES_MAX {
+        if self.listpack
+            || self.len() > encoding::zset_max_entries()
+            || self.max_member_len() > encoding::zset_max_value()
+        {
             return;
         }
         self.listpack = true;
@@ -497,7 +500,8 @@ impl ZSet {
             }
             return Some(old);
         }
-        if self.listpack && (self.len() + 1 > LISTPACK_ENTRIES_MAX || member.len() > LISTPACK_VALUE_BYTES_MAX) {
+        if self.listpack && (self.len() + 1 > encoding::zset_max_entries() || member.len() > encoding::zset_max_value())
+        {
             self.listpack = false;
         }
         let score = self.stored_score(score);
@@ -999,7 +1003,7 @@ mod tests {
         assert!(z.is_listpack());
         assert!(z.score(b"b").is_some_and(|s| s.is_sign_positive()));
         let mut big = ZSet::new();
-        for i in 0..=LISTPACK_ENTRIES_MAX {
+        for i in 0..=encoding::zset_max_entries() {
             big.insert(i.to_string().as_bytes(), i as f64);
         }
         assert!(!big.is_listpack());

@@ -25,6 +25,8 @@ pub async fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
             }
             let mut ks = shared.lock_keyspace(false).await.expect("waits, never busy");
             ks.set(0, Bytes::copy_from_slice(key), Value::Str(value.to_vec()), now);
+            ks.notify(crate::kv::notify::STRING, "set", 0, key);
+            crate::server::publish_events(shared, &mut ks);
             (b"+OK\n".to_vec(), false)
         }
         "GET" => {
@@ -46,7 +48,12 @@ pub async fn execute(shared: &Shared, line: &[u8]) -> (Vec<u8>, bool) {
         "DEL" => {
             let Some(key) = single_arg(rest) else { return (wrong_args("DEL"), false) };
             let mut ks = shared.lock_keyspace(false).await.expect("waits, never busy");
-            match ks.remove(0, key, now) {
+            let removed = ks.remove(0, key, now);
+            if removed.is_some() {
+                ks.notify(crate::kv::notify::GENERIC, "del", 0, key);
+            }
+            crate::server::publish_events(shared, &mut ks);
+            match removed {
                 Some(_) => (b"+OK\n".to_vec(), false),
                 None => (b"-ERROR: key not found\n".to_vec(), false),
             }

@@ -138,13 +138,19 @@ async fn run_batch(
                 // A script has run past busy-reply-threshold and holds the keyspace: answer this
                 // command without it, then look again (the script may end at any moment).
                 if let Some(argv) = pending.pop_front() {
-                    busy_reply(shared, &argv).encode(sess.resp3, out);
+                    busy_reply(shared, sess, &argv).encode(sess.resp3, out);
                 }
                 if flush(shared, wr, out).await.is_err() {
                     return false;
                 }
                 continue;
             };
+            if sess.unwatch_pending {
+                // A transaction ended while a script held the keyspace (see `busy_reply`).
+                sess.unwatch_pending = false;
+                let watched: Vec<(usize, Bytes)> = sess.watched.drain(..).map(|w| (w.db, w.key)).collect();
+                ks.unwatch_all(sess.id, &watched);
+            }
             while let Some(argv) = pending.pop_front() {
                 let now_ms = shared.now_ms();
                 let (reply, block) = run_one(shared, &mut ks, sess, &argv, now_ms, true);
@@ -156,19 +162,19 @@ async fn run_batch(
                 if ks.has_ready_keys() {
                     ks.serve_blocked(now_ms);
                 }
+                crate::server::publish_events(shared, &mut ks);
                 if let Some(req) = block {
                     let (id, rx) = ks.block(sess.db, req.keys, sess.resp3, req.op);
                     blocked = Some((id, req.deadline_ms, rx));
                     break;
                 }
-                // RESP3 push frames (SUBSCRIBE's confirmations) go out even under CLIENT REPLY
-                // OFF, as in Redis 7: they are not replies.
-                let push = sess.resp3
-                    && match &reply {
-                        Frame::Push(_) => true,
-                        Frame::Sequence(v) => !v.is_empty() && v.iter().all(|f| matches!(f, Frame::Push(_))),
-                        _ => false,
-                    };
+                // Pub/sub frames (SUBSCRIBE's confirmations) go out even under CLIENT REPLY OFF,
+                // in RESP2 as in RESP3: Redis 7 marks them as pushes, which are not replies.
+                let push = match &reply {
+                    Frame::Push(_) => true,
+                    Frame::Sequence(v) => !v.is_empty() && v.iter().all(|f| matches!(f, Frame::Push(_))),
+                    _ => false,
+                };
                 if sess.take_reply_permission() || push {
                     reply.encode(sess.resp3, out);
                 }
@@ -203,18 +209,45 @@ async fn run_batch(
 }
 
 /// The reply to a command that arrives while a script runs past `busy-reply-threshold`, as Redis's
-/// `processCommand`: SCRIPT KILL and FUNCTION KILL do their work; everything else is refused.
-/// (Redis also runs the other `allow-busy` commands, such as MULTI or CLIENT, in this state;
-/// terrarium's handlers all need the keyspace, so they get BUSY too.)
-fn busy_reply(shared: &Shared, argv: &[Bytes]) -> Frame {
+/// `processCommand`: SCRIPT KILL and FUNCTION KILL do their work; MULTI and DISCARD, which Redis
+/// flags `allow-busy`, change only the session and are carried out; everything else is refused
+/// with BUSY, which also dooms an open transaction (EXEC answers EXECABORT later), and EXEC itself
+/// answers EXECABORT with the BUSY text, so a transaction never runs half before a script and half
+/// after it. The keys a finished transaction watched are forgotten when the keyspace is free again.
+/// (WATCH, UNWATCH and the rest need the keyspace, so here they get BUSY.)
+fn busy_reply(shared: &Shared, sess: &mut Session, argv: &[Bytes]) -> Frame {
+    let is = |name: &[u8]| argv[0].eq_ignore_ascii_case(name);
     let sub = argv.get(1).map(|a| a.eq_ignore_ascii_case(b"kill")).unwrap_or(false);
-    if sub && argv.len() == 2 && argv[0].eq_ignore_ascii_case(b"script") {
+    if sub && argv.len() == 2 && is(b"script") {
         return shared.script_run.kill(true);
     }
-    if sub && argv.len() == 2 && argv[0].eq_ignore_ascii_case(b"function") {
+    if sub && argv.len() == 2 && is(b"function") {
         return shared.script_run.kill(false);
     }
-    Frame::error(shared.script_run.busy_error())
+    let busy = shared.script_run.busy_error();
+    if argv.len() == 1 && is(b"multi") {
+        if sess.multi.is_some() {
+            return Frame::error("ERR MULTI calls can not be nested");
+        }
+        sess.multi = Some(crate::server::MultiState::default());
+        return Frame::ok();
+    }
+    if argv.len() == 1 && is(b"discard") {
+        if sess.multi.take().is_none() {
+            return Frame::error("ERR DISCARD without MULTI");
+        }
+        sess.unwatch_pending = true;
+        return Frame::ok();
+    }
+    if let Some(m) = sess.multi.as_mut() {
+        if is(b"exec") {
+            sess.multi = None;
+            sess.unwatch_pending = true;
+            return Frame::error(format!("EXECABORT Transaction discarded because of: {}", busy));
+        }
+        m.failed = true;
+    }
+    Frame::error(busy)
 }
 
 /// Runs one command with the keyspace already locked. Returns the reply and, for a blocking

@@ -132,6 +132,7 @@ async fn expire_cycle(shared: Arc<Shared>) {
         if ks.has_ready_keys() {
             ks.serve_blocked(now);
         }
+        crate::server::publish_events(&shared, &mut ks);
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub mod conn;
 pub mod listener;
+pub mod memory;
 
 /// The version terrarium reports (HELLO, INFO): the Redis release it is diffed against.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -92,12 +93,25 @@ impl Config {
         p("key-load-delay", "0".into());
         p("enable-debug-command", "yes".into());
         p("lua-replicate-commands", "yes".into());
+        // RESTORE always checks a payload fully, which is what `yes` means; accepted for the tests.
+        p("sanitize-dump-payload", "no".into());
         Config { params }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(|s| s.as_str())
     }
+}
+
+/// Publishes the keyspace events the last command queued (see `kv::notify`). Called with the
+/// keyspace locked, after each command; the pub/sub lock is taken only when there is something.
+pub fn publish_events(shared: &Shared, ks: &mut Keyspace) {
+    if ks.events.is_empty() {
+        return;
+    }
+    let flags = ks.notify_flags;
+    let ps = shared.pubsub.lock().expect("pubsub");
+    crate::kv::notify::publish_pending(&mut ks.events, flags, &ps);
 }
 
 /// Counters INFO reports, updated without taking the keyspace lock.
@@ -364,6 +378,9 @@ pub struct Session {
     pub resp3: bool,
     /// True until AUTH succeeds when a password is configured.
     pub auth_required: bool,
+    /// The client's watched keys must be forgotten at its next turn with the keyspace: a
+    /// transaction ended (DISCARD, EXEC) while a busy script held it.
+    pub unwatch_pending: bool,
     pub multi: Option<MultiState>,
     pub watched: Vec<WatchedKey>,
     pub channels: IndexSet<Bytes>,
@@ -388,6 +405,7 @@ impl Session {
             resp3: false,
             auth_required,
             multi: None,
+            unwatch_pending: false,
             watched: Vec::new(),
             channels: IndexSet::new(),
             patterns: IndexSet::new(),

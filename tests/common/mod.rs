@@ -153,3 +153,36 @@ pub fn spawn_terrarium(extra: &[&str], service: &str) -> (Spawned, u16) {
     std::thread::spawn(move || for _ in lines {});
     (Spawned(child), port)
 }
+
+/// A private real redis-server on a free port with persistence off, killed when dropped, so
+/// tests may FLUSHALL freely and run in parallel with other suites.
+pub struct RealRedis {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(dead_code)]
+pub fn start_real_redis(binary: &str) -> RealRedis {
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--daemonize", "no", "--enable-debug-command", "yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    RealRedis { child, port }
+}

@@ -445,7 +445,9 @@ fn search_generic(ctx: &mut Ctx, argv: &[Bytes], src: usize, variant: Variant) -
         // The source key does not exist.
         return Ok(match &req.store {
             Some(dst) => {
-                ctx.remove(dst);
+                if ctx.remove(dst).is_some() {
+                    ctx.notify(crate::kv::notify::GENERIC, "del", dst);
+                }
                 Frame::Integer(0)
             }
             None => Frame::Array(Vec::new()),
@@ -467,7 +469,9 @@ fn search_generic(ctx: &mut Ctx, argv: &[Bytes], src: usize, variant: Variant) -
         None => Ok(reply_points(points, req.with_dist, req.with_hash, req.with_coord)),
         Some(dst) => {
             if points.is_empty() {
-                ctx.remove(dst);
+                if ctx.remove(dst).is_some() {
+                    ctx.notify(crate::kv::notify::GENERIC, "del", dst);
+                }
                 return Ok(Frame::Integer(0));
             }
             // Redis builds the result as a skiplist and converts it if it is small enough.
@@ -477,6 +481,10 @@ fn search_generic(ctx: &mut Ctx, argv: &[Bytes], src: usize, variant: Variant) -
             }
             z.convert_to_listpack_if_fits();
             ctx.set(dst.clone(), Value::ZSet(Box::new(z)));
+            // GEOSEARCHSTORE names itself; the STORE options of GEORADIUS[BYMEMBER] do not.
+            let event =
+                if argv[0].eq_ignore_ascii_case(b"geosearchstore") { "geosearchstore" } else { "georadiusstore" };
+            ctx.notify(crate::kv::notify::ZSET, event, dst);
             Ok(Frame::Integer(returned as i64))
         }
     }

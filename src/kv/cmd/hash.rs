@@ -8,6 +8,7 @@
 //! [`crate::kv::float`]: `1000.1` must come back as `1000.09999999999999998`, which neither
 //! `f64` nor a shortest-representation formatter would produce.
 
+use crate::kv::notify;
 use bytes::Bytes;
 use rand::Rng;
 
@@ -69,7 +70,7 @@ fn set_pairs(ctx: &mut Ctx, argv: &[Bytes]) -> Result<i64, CmdError> {
         Some(h) => {
             for pair in argv[2..].chunks_exact(2) {
                 // An existing field keeps its position, as a listpack replaces in place.
-                if h.insert(pair[0].clone(), pair[1].clone()).is_none() {
+                if h.set(pair[0].clone(), pair[1].clone()).is_none() {
                     added += 1;
                 }
             }
@@ -78,13 +79,14 @@ fn set_pairs(ctx: &mut Ctx, argv: &[Bytes]) -> Result<i64, CmdError> {
         None => {
             let mut h = HashValue::default();
             for pair in argv[2..].chunks_exact(2) {
-                if h.insert(pair[0].clone(), pair[1].clone()).is_none() {
+                if h.set(pair[0].clone(), pair[1].clone()).is_none() {
                     added += 1;
                 }
             }
             ctx.set(key.clone(), Value::Hash(h));
         }
     }
+    ctx.notify(notify::HASH, "hset", key);
     Ok(added)
 }
 
@@ -132,6 +134,7 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if deleted > 0 {
         ctx.touch(key);
+        ctx.notify(notify::HASH, "hdel", key);
         ctx.remove_if_empty(key);
     }
     Ok(Frame::Integer(deleted))
@@ -147,6 +150,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let new = current.checked_add(incr).ok_or_else(CmdError::overflow)?;
     store_field(ctx, key, field, Bytes::from(new.to_string()))?;
+    ctx.notify(notify::HASH, "hincrby", key);
     Ok(Frame::Integer(new))
 }
 
@@ -171,6 +175,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let sum = float::add(current, incr).ok_or_else(would_be_inf)?;
     let text = Bytes::from(float::format_human(sum));
     store_field(ctx, key, field, text.clone())?;
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     Ok(Frame::Bulk(text))
 }
 
@@ -178,12 +183,12 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn store_field(ctx: &mut Ctx, key: &Bytes, field: &Bytes, value: Bytes) -> Result<(), CmdError> {
     match ctx.get_hash(key)? {
         Some(h) => {
-            h.insert(field.clone(), value);
+            h.set(field.clone(), value);
             ctx.touch(key);
         }
         None => {
             let mut h = HashValue::default();
-            h.insert(field.clone(), value);
+            h.set(field.clone(), value);
             ctx.set(key.clone(), Value::Hash(h));
         }
     }

@@ -1,5 +1,6 @@
 //! Generic key commands: existence, deletion, renaming, expiry, iteration and SORT.
 
+use crate::kv::notify;
 use bytes::Bytes;
 use rand::Rng;
 
@@ -18,6 +19,8 @@ pub static COMMANDS: &[(&str, Handler)] = &[
     ("rename", rename),
     ("renamenx", renamenx),
     ("copy", copy),
+    ("dump", dump),
+    ("restore", restore),
     ("move", move_),
     ("keys", keys),
     ("scan", scan),
@@ -40,8 +43,14 @@ pub static COMMANDS: &[(&str, Handler)] = &[
 /// DEL key [key ...] (UNLINK is the same here: terrarium frees values on the spot, and the
 /// difference in Redis is only which thread does the freeing)
 fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let n = argv[1..].iter().filter(|k| ctx.remove(k).is_some()).count();
-    Ok(Frame::Integer(n as i64))
+    let mut n = 0;
+    for k in &argv[1..] {
+        if ctx.remove(k).is_some() {
+            ctx.notify(notify::GENERIC, "del", k);
+            n += 1;
+        }
+    }
+    Ok(Frame::Integer(n))
 }
 
 /// EXISTS key [key ...]: a key named twice counts twice.
@@ -72,6 +81,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     let value = ctx.remove(src).ok_or_else(CmdError::no_such_key)?;
     ctx.ks.remove(db, dst, now);
     ctx.ks.set_with_expire(db, dst.clone(), value, expire_at, now);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
 }
 
@@ -125,7 +136,87 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.ks.remove(dst_db, dst, now);
     }
     ctx.ks.set_with_expire(dst_db, dst.clone(), value, expire_at, now);
+    ctx.ks.notify(notify::GENERIC, "copy_to", dst_db, dst);
     Ok(Frame::Integer(1))
+}
+
+/// DUMP key
+///
+/// The payload is Redis's RDB object encoding (see `kv::rdb` for how it relates to the bytes
+/// Redis itself would produce).
+fn dump(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let Some(v) = ctx.get(&argv[1]) else { return Ok(Frame::Null) };
+    match crate::kv::rdb::dump(v) {
+        Some(payload) => Ok(Frame::Bulk(Bytes::from(payload))),
+        None => Err(CmdError::new("ERR DUMP of a Bloom filter is not supported by terrarium")),
+    }
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+///
+/// The checks run in Redis's order: options, an existing key (BUSYKEY), the TTL, the payload's
+/// version and checksum, then the object itself.
+fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        if eq_ic(&argv[j], "replace") {
+            replace = true;
+        } else if eq_ic(&argv[j], "absttl") {
+            absttl = true;
+        } else if eq_ic(&argv[j], "idletime") && more && freq.is_none() {
+            let v = parse_int(&argv[j + 1])?;
+            if v < 0 {
+                return Err(CmdError::new("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            j += 1;
+        } else if eq_ic(&argv[j], "freq") && more && idle.is_none() {
+            let v = parse_int(&argv[j + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    let key = &argv[1];
+    if !replace && ctx.exists(key) {
+        return Err(CmdError::new("BUSYKEY Target key name already exists."));
+    }
+    let mut ttl = parse_int(&argv[2])?;
+    if ttl < 0 {
+        return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
+    }
+    let body = crate::kv::rdb::unseal(&argv[3])
+        .map_err(|_| CmdError::new("ERR DUMP payload version or checksum are wrong"))?;
+    let value = crate::kv::rdb::restore(body).map_err(|_| CmdError::new("ERR Bad data format"))?;
+    let deleted = replace && ctx.remove(key).is_some();
+    let now = ctx.now_ms;
+    if ttl > 0 && !absttl {
+        ttl = ttl.saturating_add(now);
+    }
+    if ttl > 0 && ttl <= now {
+        // Already expired: the key is gone, as if restored and expired at once.
+        if deleted {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
+        return Ok(Frame::ok());
+    }
+    let db = ctx.db();
+    ctx.ks.set_with_expire(db, key.clone(), value, (ttl > 0).then_some(ttl), now);
+    if let Some(idle_s) = idle {
+        if let Some(e) = ctx.ks.dbs[db].map.get_mut(&key[..]) {
+            e.access_ms = now - idle_s.saturating_mul(1000);
+        }
+    }
+    ctx.notify(notify::GENERIC, "restore", key);
+    Ok(Frame::ok())
 }
 
 /// MOVE key db
@@ -144,6 +235,8 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let value = ctx.remove(&argv[1]).ok_or_else(CmdError::no_such_key)?;
     ctx.ks.set_with_expire(dst_db, argv[1].clone(), value, expire_at, now);
+    ctx.notify(notify::GENERIC, "move_from", &argv[1]);
+    ctx.ks.notify(notify::GENERIC, "move_to", dst_db, &argv[1]);
     Ok(Frame::Integer(1))
 }
 
@@ -345,8 +438,10 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, relative: boo
     }
     if when <= now {
         ctx.remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
         ctx.ks.set_expire(db, key, Some(when), now);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     Ok(Frame::Integer(1))
 }
@@ -413,6 +508,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match ctx.ks.entry(db, &argv[1], now).map(|e| e.expire_at_ms) {
         Some(Some(_)) => {
             ctx.ks.set_expire(db, &argv[1], None, now);
+            ctx.notify(notify::GENERIC, "persist", &argv[1]);
             Ok(Frame::Integer(1))
         }
         _ => Ok(Frame::Integer(0)),
@@ -565,10 +661,13 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
     if let Some(dst) = store {
         let n = out.len();
         if n == 0 {
-            ctx.remove(&dst);
+            if ctx.remove(&dst).is_some() {
+                ctx.notify(notify::GENERIC, "del", &dst);
+            }
         } else {
             let list = out.into_iter().map(|o| o.unwrap_or_default()).collect();
-            ctx.set(dst, Value::List(list));
+            ctx.set(dst.clone(), Value::List(list));
+            ctx.notify(notify::LIST, "sortstore", &dst);
         }
         return Ok(Frame::Integer(n as i64));
     }

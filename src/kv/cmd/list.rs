@@ -13,6 +13,7 @@
 //! The keyspace decides who is served first (FIFO per key, as Redis does); here we only say
 //! what serving means and what a timeout replies.
 
+use crate::kv::notify;
 use std::collections::VecDeque;
 
 use bytes::Bytes;
@@ -52,6 +53,23 @@ pub static COMMANDS: &[(&str, Handler)] = &[
 enum End {
     Left,
     Right,
+}
+
+impl End {
+    /// The keyspace event a push at this end announces.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+    /// ... and a pop from it.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
 }
 
 /// `LEFT` or `RIGHT`, case-insensitive; anything else is a syntax error, as in Redis.
@@ -142,6 +160,7 @@ fn pop_from(
     }
     if !out.is_empty() {
         ks.touch(db, key);
+        ks.notify(notify::LIST, end.pop_event(), db, key);
     }
     ks.remove_if_empty(db, key);
     Ok(Some(out))
@@ -195,6 +214,8 @@ fn move_between(
             ks.set(db, dst.clone(), Value::List(l), now_ms);
         }
     }
+    ks.notify(notify::LIST, to.push_event(), db, dst);
+    ks.notify(notify::LIST, from.pop_event(), db, src);
     ks.remove_if_empty(db, src);
     Ok(Some(value))
 }
@@ -232,6 +253,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_if_exists: bool) -
             len
         }
     };
+    ctx.notify(notify::LIST, end.push_event(), key);
     Ok(Frame::Integer(len as i64))
 }
 
@@ -391,6 +413,7 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     list[i] = argv[3].clone();
     ctx.touch(key);
+    ctx.notify(notify::LIST, "lset", key);
     Ok(Frame::ok())
 }
 
@@ -409,6 +432,7 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     list.insert(if after { pos + 1 } else { pos }, argv[4].clone());
     let len = list.len();
     ctx.touch(key);
+    ctx.notify(notify::LIST, "linsert", key);
     Ok(Frame::Integer(len as i64))
 }
 
@@ -444,6 +468,7 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if removed > 0 {
         ctx.touch(key);
+        ctx.notify(notify::LIST, "lrem", key);
         ctx.remove_if_empty(key);
     }
     Ok(Frame::Integer(removed as i64))
@@ -464,6 +489,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     // Redis signals the key as modified even when the range kept everything.
     ctx.touch(key);
+    ctx.notify(notify::LIST, "ltrim", key);
     ctx.remove_if_empty(key);
     Ok(Frame::ok())
 }

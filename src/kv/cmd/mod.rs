@@ -159,6 +159,10 @@ impl<'a> Ctx<'a> {
     pub fn touch(&mut self, key: &[u8]) {
         self.ks.touch(self.sess.db, key)
     }
+    /// Announces a change to `key` as keyspace event `event` of `class` (`kv::notify`).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.ks.notify(class, event, self.sess.db, key)
+    }
     /// Deletes `key` if the command left its collection empty.
     pub fn remove_if_empty(&mut self, key: &[u8]) {
         self.ks.remove_if_empty(self.sess.db, key)
@@ -429,6 +433,14 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
             name
         ));
     }
+    if ctx.sess.multi.is_some() && cmd.spec.has_flag("no_multi") {
+        return reject(ctx, name, Frame::error("ERR Command not allowed inside a transaction"));
+    }
+    if crate::server::memory::maxmemory_bytes() > 0 {
+        if let Some(e) = check_memory(ctx, cmd) {
+            return reject(ctx, name, e);
+        }
+    }
     if let Some(m) = ctx.sess.multi.as_mut() {
         if !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
             m.queued.push(argv.to_vec());
@@ -440,4 +452,50 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> Frame {
         Ok(f) => f,
         Err(e) => e.into(),
     }
+}
+
+/// Refuses a command as Redis's `rejectCommand` does: an open transaction is doomed, and EXEC
+/// itself ends it at once with EXECABORT carrying the reason (`execCommandAbort`).
+fn reject(ctx: &mut Ctx, name: &str, err: Frame) -> Frame {
+    if ctx.sess.multi.is_some() && name == "exec" {
+        ctx.sess.multi = None;
+        transaction::unwatch_all(ctx);
+        let why = match &err {
+            Frame::Error(e) => e.clone(),
+            _ => String::new(),
+        };
+        return Frame::Error(format!("EXECABORT Transaction discarded because of: {}", why));
+    }
+    if let Some(m) = ctx.sess.multi.as_mut() {
+        m.failed = true;
+    }
+    err
+}
+
+/// Redis's memory check before a command, when `maxmemory` is set: evict under the policy if the
+/// process is over the limit, and if it still is, refuse commands that may grow the dataset
+/// (`denyoom`) and, inside MULTI, every command that would be queued (a queue can grow without
+/// bound too). EXEC is refused when what it would run includes a `denyoom` command.
+fn check_memory(ctx: &mut Ctx, cmd: &Command) -> Option<Frame> {
+    use crate::server::memory;
+    if !memory::over_limit() {
+        return None;
+    }
+    let policy = ctx.shared.config.lock().expect("config").get("maxmemory-policy").unwrap_or("noeviction").to_string();
+    if memory::evict(ctx.ks, &policy, ctx.now_ms) {
+        return None;
+    }
+    let name = cmd.spec.name;
+    let queued_denyoom = name == "exec"
+        && ctx
+            .sess
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.queued.iter().any(|argv| lookup(argv).is_ok_and(|c| c.spec.has_flag("denyoom"))));
+    let in_multi_queue =
+        ctx.sess.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset");
+    if cmd.spec.has_flag("denyoom") || queued_denyoom || in_multi_queue {
+        return Some(Frame::error("OOM command not allowed when used memory > 'maxmemory'."));
+    }
+    None
 }

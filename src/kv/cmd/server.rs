@@ -12,6 +12,8 @@ use crate::resp::Frame;
 
 pub static COMMANDS: &[(&str, Handler)] = &[
     ("info", info),
+    ("save", save),
+    ("shutdown", shutdown),
     ("config", config_help),
     ("config|help", config_help),
     ("config|get", config_get),
@@ -299,12 +301,15 @@ fn info_section(ctx: &mut Ctx, section: &str, out: &mut String) {
             kv("pubsub_clients", "0".into());
         }
         "memory" => {
-            kv("used_memory", "0".into());
-            kv("used_memory_human", "0B".into());
-            kv("maxmemory", "0".into());
-            kv("maxmemory_human", "0B".into());
-            kv("maxmemory_policy", "noeviction".into());
-            kv("mem_allocator", "system".into());
+            let used = crate::server::memory::used_bytes();
+            let max = crate::server::memory::maxmemory_bytes();
+            let policy = sh.config.lock().expect("config").get("maxmemory-policy").unwrap_or("noeviction").to_string();
+            kv("used_memory", used.to_string());
+            kv("used_memory_human", human_bytes(used));
+            kv("maxmemory", max.to_string());
+            kv("maxmemory_human", human_bytes(max));
+            kv("maxmemory_policy", policy);
+            kv("mem_allocator", "libc".into());
             let eng = sh.scripting.lock().expect("scripting");
             let lua = eng.lua().used_memory();
             kv("used_memory_lua", lua.to_string());
@@ -330,7 +335,7 @@ fn info_section(ctx: &mut Ctx, section: &str, out: &mut String) {
             kv("total_net_output_bytes", sh.stats.net_output_bytes.load(Ordering::Relaxed).to_string());
             kv("rejected_connections", sh.stats.rejected_connections.load(Ordering::Relaxed).to_string());
             kv("expired_keys", ctx.ks.stats.expired_keys.to_string());
-            kv("evicted_keys", "0".into());
+            kv("evicted_keys", ctx.ks.stats.evicted_keys.to_string());
             kv("keyspace_hits", ctx.ks.stats.keyspace_hits.to_string());
             kv("keyspace_misses", ctx.ks.stats.keyspace_misses.to_string());
             kv("pubsub_channels", sh.pubsub.lock().expect("pubsub").channels(None).len().to_string());
@@ -379,6 +384,37 @@ fn config_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     ])
 }
 
+/// SAVE: the RESP keyspace lives in memory only (see protocol-spec/resp.md), so there is no
+/// snapshot to write; DUMP/RESTORE move single keys in RDB form.
+fn save(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::new("ERR SAVE is not supported: terrarium keeps the RESP keyspace in memory only"))
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+///
+/// Stops the whole process as Ctrl-C does: listeners close, in-flight replies are flushed, the
+/// process exits 0. The client gets no reply, only the closed connection, as from Redis.
+fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut abort = false;
+    for a in &argv[1..] {
+        match lower(a).as_str() {
+            "nosave" | "save" | "now" | "force" => {}
+            "abort" => abort = true,
+            _ => return Err(CmdError::syntax()),
+        }
+    }
+    if abort {
+        if argv.len() > 2 {
+            return Err(CmdError::syntax());
+        }
+        return Err(CmdError::new("ERR No shutdown in progress."));
+    }
+    tracing::warn!("SHUTDOWN requested by client {}", ctx.sess.id);
+    let _ = ctx.shared.shutdown.send(true);
+    ctx.sess.close_after_reply = true;
+    Ok(Frame::Sequence(Vec::new()))
+}
+
 /// CONFIG GET parameter [parameter ...]
 fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let cfg = ctx.shared.config.lock().expect("config");
@@ -402,6 +438,7 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let mut cfg = ctx.shared.config.lock().expect("config");
     let mut updates = Vec::new();
+    let mut notify_flags = None;
     for pair in argv[2..].chunks(2) {
         let name = lower(&pair[0]);
         if !cfg.params.contains_key(&name) {
@@ -422,7 +459,41 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 | "slowlog-log-slower-than"
                 | "slowlog-max-len"
         );
-        if numeric && value.parse::<i64>().is_err() {
+        if let Some(applied) = crate::kv::encoding::set(&name, &value) {
+            // Encoding thresholds take effect at once, under both of their names.
+            let names = applied.map_err(|_| {
+                CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer", name))
+            })?;
+            for n in names {
+                updates.push((n.to_string(), value.clone()));
+            }
+            continue;
+        }
+        let failed = |why: &str| {
+            CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name, why))
+        };
+        let value = match name.as_str() {
+            "notify-keyspace-events" => {
+                let flags =
+                    crate::kv::notify::parse_flags(&value).ok_or_else(|| failed(crate::kv::notify::INVALID_CLASS))?;
+                // The text shown loses `n` next to `A` (as Redis's does); the flags keep it.
+                notify_flags = Some(flags);
+                crate::kv::notify::flags_text(flags)
+            }
+            "maxmemory" => match crate::server::memory::parse_memory(&value) {
+                Some(bytes) => bytes.to_string(),
+                None => return Err(failed("argument must be a memory value")),
+            },
+            "maxmemory-policy" => {
+                let v = value.to_ascii_lowercase();
+                if !crate::server::memory::POLICIES.contains(&v.as_str()) {
+                    return Err(failed("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"));
+                }
+                v
+            }
+            _ => value,
+        };
+        if numeric && name != "maxmemory" && value.parse::<i64>().is_err() {
             return Err(CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer", name)));
         }
         updates.push((name, value));
@@ -436,8 +507,20 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             cfg.params.insert("lua-time-limit".into(), value.clone());
             cfg.params.insert("busy-reply-threshold".into(), value);
         } else {
+            if name == "notify-keyspace-events" {
+                ctx.ks.notify_flags = notify_flags.unwrap_or(0);
+            }
+            if name == "maxmemory" {
+                crate::server::memory::set_maxmemory_bytes(value.parse().unwrap_or(0));
+            }
             cfg.params.insert(name, value);
         }
+    }
+    // A lower limit takes effect at once, as Redis evicts when maxmemory is set.
+    if crate::server::memory::over_limit() {
+        let policy = cfg.get("maxmemory-policy").unwrap_or("noeviction").to_string();
+        drop(cfg);
+        crate::server::memory::evict(ctx.ks, &policy, ctx.now_ms);
     }
     Ok(Frame::ok())
 }
@@ -455,6 +538,7 @@ fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         c.store(0, Ordering::Relaxed);
     }
     ctx.ks.stats.expired_keys = 0;
+    ctx.ks.stats.evicted_keys = 0;
     ctx.ks.stats.keyspace_hits = 0;
     ctx.ks.stats.keyspace_misses = 0;
     Ok(Frame::ok())

@@ -6,6 +6,7 @@
 //! larger or non-integer sets Redis's order comes from its hash table and cannot be matched
 //! (tests compare those replies as multisets).
 
+use crate::kv::notify;
 use bytes::Bytes;
 use rand::Rng;
 
@@ -57,6 +58,9 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             added
         }
     };
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", key);
+    }
     Ok(Frame::Integer(added as i64))
 }
 
@@ -67,6 +71,7 @@ fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let removed = argv[2..].iter().filter(|m| s.remove(m)).count();
     if removed > 0 {
         ctx.touch(key);
+        ctx.notify(notify::SET, "srem", key);
         ctx.remove_if_empty(key);
     }
     Ok(Frame::Integer(removed as i64))
@@ -110,6 +115,7 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let Some(m) = s.members.get_index(i).cloned() else { return Ok(Frame::Null) };
         s.remove(&m);
         ctx.touch(key);
+        ctx.notify(notify::SET, "spop", key);
         ctx.remove_if_empty(key);
         return Ok(Frame::Bulk(m));
     };
@@ -125,6 +131,8 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         // Everything: Redis replies the whole set in its iteration order and deletes the key.
         let all = s.ordered();
         ctx.remove(key);
+        ctx.notify(notify::SET, "spop", key);
+        ctx.notify(notify::GENERIC, "del", key);
         all
     } else {
         let picked = rand::seq::index::sample(&mut rand::thread_rng(), s.len(), count as usize);
@@ -133,6 +141,7 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s.remove(m);
         }
         ctx.touch(key);
+        ctx.notify(notify::SET, "spop", key);
         members
     };
     Ok(bulk_set(popped))
@@ -189,14 +198,18 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(0));
     }
     ctx.touch(src);
+    ctx.notify(notify::SET, "srem", src);
     ctx.remove_if_empty(src);
-    match ctx.get_set(dst)? {
-        Some(d) => {
-            if d.insert(member.clone()) {
-                ctx.touch(dst);
-            }
+    let added = match ctx.get_set(dst)? {
+        Some(d) => d.insert(member.clone()),
+        None => {
+            ctx.set(dst.clone(), Value::Set(SetValue::from_members([member.clone()])));
+            true
         }
-        None => ctx.set(dst.clone(), Value::Set(SetValue::from_members([member.clone()]))),
+    };
+    if added {
+        ctx.touch(dst);
+        ctx.notify(notify::SET, "sadd", dst);
     }
     Ok(Frame::Integer(1))
 }
@@ -293,9 +306,17 @@ fn algebra_store(ctx: &mut Ctx, dst: &Bytes, keys: &[Bytes], op: Op) -> CmdResul
     };
     let n = result.len();
     if n == 0 {
-        ctx.remove(dst);
+        if ctx.remove(dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         ctx.set(dst.clone(), Value::Set(result));
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(notify::SET, event, dst);
     }
     Ok(Frame::Integer(n as i64))
 }

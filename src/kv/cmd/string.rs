@@ -4,6 +4,7 @@
 //! terrarium keeps the bytes and derives the encoding when asked, which changes nothing a client
 //! can observe except memory use.
 
+use crate::kv::notify;
 use bytes::Bytes;
 
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
@@ -26,6 +27,7 @@ pub static COMMANDS: &[(&str, Handler)] = &[
     ("append", append),
     ("strlen", strlen),
     ("getrange", getrange),
+    ("lcs", lcs),
     ("substr", getrange),
     ("setrange", setrange),
     ("incr", incr),
@@ -164,6 +166,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         ctx.ks.set_with_expire(db, key.clone(), value, deadline, ctx.now_ms);
     }
+    ctx.notify(notify::STRING, "set", key);
+    if deadline.is_some() && !keepttl {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
     Ok(if get { old } else { Frame::ok() })
 }
 
@@ -187,6 +193,7 @@ fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(0));
     }
     ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
+    ctx.notify(notify::STRING, "set", &argv[1]);
     Ok(Frame::Integer(1))
 }
 
@@ -195,6 +202,8 @@ fn setex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let at = expire_deadline(ctx, "setex", ExpireUnit::Ex, &argv[2])?;
     let db = ctx.db();
     ctx.ks.set_with_expire(db, argv[1].clone(), Value::Str(argv[3].to_vec()), Some(at), ctx.now_ms);
+    ctx.notify(notify::STRING, "set", &argv[1]);
+    ctx.notify(notify::GENERIC, "expire", &argv[1]);
     Ok(Frame::ok())
 }
 
@@ -203,6 +212,8 @@ fn psetex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let at = expire_deadline(ctx, "psetex", ExpireUnit::Px, &argv[2])?;
     let db = ctx.db();
     ctx.ks.set_with_expire(db, argv[1].clone(), Value::Str(argv[3].to_vec()), Some(at), ctx.now_ms);
+    ctx.notify(notify::STRING, "set", &argv[1]);
+    ctx.notify(notify::GENERIC, "expire", &argv[1]);
     Ok(Frame::ok())
 }
 
@@ -225,6 +236,7 @@ fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     for pair in argv[1..].chunks(2) {
         ctx.set(pair[0].clone(), Value::Str(pair[1].to_vec()));
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(Frame::ok())
 }
@@ -239,6 +251,7 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     for pair in argv[1..].chunks(2) {
         ctx.set(pair[0].clone(), Value::Str(pair[1].to_vec()));
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(Frame::Integer(1))
 }
@@ -247,6 +260,7 @@ fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old = read_bulk(ctx, &argv[1])?;
     ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
+    ctx.notify(notify::STRING, "set", &argv[1]);
     Ok(old)
 }
 
@@ -255,6 +269,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old = read_bulk(ctx, &argv[1])?;
     if old != Frame::Null {
         ctx.remove(&argv[1]);
+        ctx.notify(notify::GENERIC, "del", &argv[1]);
     }
     Ok(old)
 }
@@ -272,11 +287,14 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(at) = deadline {
         if at <= ctx.now_ms {
             ctx.remove(key);
+            ctx.notify(notify::GENERIC, "del", key);
         } else {
             ctx.ks.set_expire(db, key, Some(at), ctx.now_ms);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
     } else if persist && ctx.ks.expire_at(db, key, ctx.now_ms).is_some() {
         ctx.ks.set_expire(db, key, None, ctx.now_ms);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     Ok(Frame::Bulk(value))
 }
@@ -290,9 +308,11 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.extend_from_slice(&argv[2]);
         let n = s.len();
         ctx.touch(&argv[1]);
+        ctx.notify(notify::STRING, "append", &argv[1]);
         return Ok(Frame::Integer(n as i64));
     }
     ctx.set(argv[1].clone(), Value::Str(argv[2].to_vec()));
+    ctx.notify(notify::STRING, "append", &argv[1]);
     Ok(Frame::Integer(argv[2].len() as i64))
 }
 
@@ -339,6 +359,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s[offset..offset + value.len()].copy_from_slice(value);
             let n = s.len();
             ctx.touch(key);
+            ctx.notify(notify::STRING, "setrange", key);
             Ok(Frame::Integer(n as i64))
         }
         None => {
@@ -352,6 +373,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s[offset..].copy_from_slice(value);
             let n = s.len();
             ctx.set(key.clone(), Value::Str(s));
+            ctx.notify(notify::STRING, "setrange", key);
             Ok(Frame::Integer(n as i64))
         }
     }
@@ -373,6 +395,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, delta: i64) -> CmdResult {
         }
         None => ctx.ks.set(db, key.clone(), Value::Str(text), ctx.now_ms),
     }
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Frame::Integer(n))
 }
 
@@ -417,6 +440,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         None => ctx.ks.set(db, key.clone(), Value::Str(text.clone()), ctx.now_ms),
     }
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     Ok(Frame::Bulk(Bytes::from(text)))
 }
 
@@ -455,6 +479,7 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s[byte] &= !mask;
     }
     ctx.touch(key);
+    ctx.notify(notify::STRING, "setbit", key);
     Ok(Frame::Integer(old as i64))
 }
 
@@ -573,4 +598,120 @@ fn bitpos(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Frame::Integer(last_bit + 1));
     }
     Ok(Frame::Integer(-1))
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
+///
+/// The longest common subsequence by the textbook dynamic programme, as Redis computes it: a
+/// table of `(|a|+1) × (|b|+1)` lengths, then a walk back from the end that collects the
+/// subsequence and, for IDX, the matching ranges, last first. The walk reproduces Redis's exact
+/// choices (ties go left in `b`; a match that does not extend the current range closes it
+/// without opening a new one), so the ranges reported are the same. The table is refused if it
+/// would be bigger than `proto-max-bulk-len` bytes, as in Redis.
+fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut read = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
+        match ctx.get(k) {
+            None => Ok(Vec::new()),
+            Some(Value::Str(s)) => Ok(s.clone()),
+            Some(_) => Err(CmdError::new("ERR The specified keys must contain string values")),
+        }
+    };
+    let a = read(&argv[1])?;
+    let b = read(&argv[2])?;
+    let (mut getlen, mut getidx, mut withmatchlen, mut minmatchlen) = (false, false, false, 0usize);
+    let mut j = 3;
+    while j < argv.len() {
+        if eq_ic(&argv[j], "idx") {
+            getidx = true;
+        } else if eq_ic(&argv[j], "len") {
+            getlen = true;
+        } else if eq_ic(&argv[j], "withmatchlen") {
+            withmatchlen = true;
+        } else if eq_ic(&argv[j], "minmatchlen") && j + 1 < argv.len() {
+            minmatchlen = parse_int(&argv[j + 1])?.max(0) as usize;
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    if getlen && getidx {
+        return Err(CmdError::new("ERR If you want both the length and indexes, please just use IDX."));
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells.saturating_mul(4) > crate::limits::BULK_LEN_BYTES_MAX as u64 {
+        return Err(CmdError::new("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    }
+    let w = blen + 1;
+    let mut t = vec![0u32; cells as usize];
+    for i in 1..=alen {
+        for jj in 1..=blen {
+            t[i * w + jj] = if a[i - 1] == b[jj - 1] {
+                t[(i - 1) * w + jj - 1] + 1
+            } else {
+                t[(i - 1) * w + jj].max(t[i * w + jj - 1])
+            };
+        }
+    }
+    let total = t[alen * w + blen] as usize;
+    if getlen {
+        return Ok(Frame::Integer(total as i64));
+    }
+    let mut result = vec![0u8; total];
+    let mut idx = total;
+    let mut matches = Vec::new();
+    // `arange_start == alen` means no range is open, as in Redis.
+    let (mut arange_start, mut arange_end, mut brange_start, mut brange_end) = (alen, 0usize, 0usize, 0usize);
+    let (mut i, mut jj) = (alen, blen);
+    while i > 0 && jj > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[jj - 1] {
+            result[idx - 1] = a[i - 1];
+            if arange_start == alen {
+                (arange_start, arange_end, brange_start, brange_end) = (i - 1, i - 1, jj - 1, jj - 1);
+            } else if arange_start == i && brange_start == jj {
+                arange_start -= 1;
+                brange_start -= 1;
+            } else {
+                emit = true;
+            }
+            if arange_start == 0 || brange_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            jj -= 1;
+        } else {
+            if t[(i - 1) * w + jj] > t[i * w + jj - 1] {
+                i -= 1;
+            } else {
+                jj -= 1;
+            }
+            if arange_start != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let match_len = arange_end.wrapping_sub(arange_start).wrapping_add(1);
+            if minmatchlen == 0 || match_len >= minmatchlen {
+                let mut m = vec![
+                    Frame::Array(vec![Frame::Integer(arange_start as i64), Frame::Integer(arange_end as i64)]),
+                    Frame::Array(vec![Frame::Integer(brange_start as i64), Frame::Integer(brange_end as i64)]),
+                ];
+                if withmatchlen {
+                    m.push(Frame::Integer(match_len as i64));
+                }
+                matches.push(Frame::Array(m));
+            }
+            arange_start = alen;
+        }
+    }
+    if getidx {
+        return Ok(Frame::Map(vec![
+            (Frame::bulk_str("matches"), Frame::Array(matches)),
+            (Frame::bulk_str("len"), Frame::Integer(total as i64)),
+        ]));
+    }
+    Ok(Frame::Bulk(Bytes::from(result)))
 }

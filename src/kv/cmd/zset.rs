@@ -20,6 +20,7 @@
 //! builds both. Pops follow the same rule except where Redis keeps the flat form in RESP3
 //! (ZPOPMIN without COUNT, BZPOPMIN).
 
+use crate::kv::notify;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -419,6 +420,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], incr: bool) -> CmdResult {
     }
     if added + updated > 0 {
         ctx.touch(key);
+        ctx.notify(notify::ZSET, if flags.incr { "zincr" } else { "zadd" }, key);
     }
     ctx.remove_if_empty(key);
     if nan {
@@ -450,6 +452,7 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if deleted > 0 {
         ctx.touch(key);
+        ctx.notify(notify::ZSET, "zrem", key);
         ctx.remove_if_empty(key);
     }
     Ok(Frame::Integer(deleted))
@@ -652,7 +655,7 @@ fn zrange_generic(
             let ranks = match &range {
                 ParsedRange::Rank(start, end) => match rank_window(*start, *end, z.len()) {
                     Some(w) => {
-                        big = w.len() > crate::limits::LISTPACK_ENTRIES_MAX;
+                        big = w.len() > crate::kv::encoding::zset_max_entries();
                         if rev {
                             z.len() - w.end..z.len() - w.start
                         } else {
@@ -676,7 +679,9 @@ fn zrange_generic(
 /// Writes a ZRANGESTORE result to `dst` (deleting `dst` when it is empty) and returns the reply.
 fn store_result(ctx: &mut Ctx, dst: &Bytes, items: Vec<(Bytes, f64)>, skiplist: bool) -> Frame {
     if items.is_empty() {
-        ctx.remove(dst);
+        if ctx.remove(dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
         return Frame::Integer(0);
     }
     let mut z = if skiplist { ZSet::new_skiplist() } else { ZSet::new() };
@@ -685,6 +690,7 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, items: Vec<(Bytes, f64)>, skiplist: 
     }
     let n = z.len() as i64;
     ctx.set(dst.clone(), Value::ZSet(Box::new(z)));
+    ctx.notify(notify::ZSET, "zrangestore", dst);
     Frame::Integer(n)
 }
 
@@ -744,6 +750,12 @@ fn zremrange_generic(ctx: &mut Ctx, argv: &[Bytes], by: RangeBy) -> CmdResult {
     let removed = z.remove_range(ranks);
     if removed > 0 {
         ctx.touch(key);
+        let event = match by {
+            RangeBy::Score => "zremrangebyscore",
+            RangeBy::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify(notify::ZSET, event, key);
         ctx.remove_if_empty(key);
     }
     Ok(Frame::Integer(removed as i64))
@@ -767,6 +779,15 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 // ------------------------------------------------------------------------------------------------
 // Pops, blocking or not.
 // ------------------------------------------------------------------------------------------------
+
+/// The keyspace event of a pop from the low or the high end.
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
+}
 
 /// Pops up to `count` members from the low (`max == false`) or high end.
 fn pop_members(z: &mut ZSet, max: bool, count: u64) -> Vec<(Bytes, f64)> {
@@ -808,6 +829,7 @@ fn pop_first_existing(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: u64) -> R
             _ => continue,
         };
         ctx.touch(key);
+        ctx.notify(notify::ZSET, pop_event(max), key);
         ctx.remove_if_empty(key);
         return Ok(Some((key.clone(), items)));
     }
@@ -842,6 +864,7 @@ fn zpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
     };
     if !items.is_empty() {
         ctx.touch(key);
+        ctx.notify(notify::ZSET, pop_event(max), key);
         ctx.remove_if_empty(key);
     }
     Ok(if nested { nested_pairs(items) } else { flat_pairs(items) })
@@ -861,6 +884,7 @@ impl BlockedOp for BlockedZPop {
             _ => return None,
         };
         ks.touch(db, key);
+        ks.notify(notify::ZSET, pop_event(self.max), db, key);
         ks.remove_if_empty(db, key);
         Some(keyed_pop_reply(key, items, self.count.is_some()))
     }
@@ -1163,12 +1187,20 @@ fn zsetop_generic(
     match dst {
         Some(dst) => {
             if z.is_empty() {
-                ctx.remove(dst);
+                if ctx.remove(dst).is_some() {
+                    ctx.notify(notify::GENERIC, "del", dst);
+                }
                 return Ok(Frame::Integer(0));
             }
             z.convert_to_listpack_if_fits();
             let n = z.len() as i64;
             ctx.set(dst.clone(), Value::ZSet(Box::new(z)));
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            ctx.notify(notify::ZSET, event, dst);
             Ok(Frame::Integer(n))
         }
         None => {
