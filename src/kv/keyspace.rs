@@ -44,6 +44,19 @@ pub struct Entry {
     pub expire_at_ms: Option<i64>,
     /// Last time the key was read or written, for OBJECT IDLETIME.
     pub access_ms: i64,
+    /// A string changed in place (SETRANGE, APPEND, SETBIT): Redis has unshared it into a `raw`
+    /// object by then, whatever its content, and OBJECT ENCODING says so until it is replaced.
+    pub raw: bool,
+}
+
+impl Entry {
+    /// What OBJECT ENCODING reports for this key.
+    pub fn encoding(&self) -> &'static str {
+        match self.value {
+            Value::Str(_) if self.raw => "raw",
+            ref v => v.encoding(),
+        }
+    }
 }
 
 type Map = HashMap<Bytes, Entry, ahash::RandomState>;
@@ -250,7 +263,7 @@ impl Keyspace {
         if let Some(at) = expire_at_ms {
             d.expires.insert((at, key.clone()));
         }
-        d.map.insert(key.clone(), Entry { value, expire_at_ms, access_ms: now_ms });
+        d.map.insert(key.clone(), Entry { value, expire_at_ms, access_ms: now_ms, raw: false });
         self.touch(db, &key);
         if !existed {
             self.notify(notify::NEW, "new", db, &key);
@@ -313,6 +326,13 @@ impl Keyspace {
                 // its own event, as Redis's do.
                 self.notify(notify::GENERIC, "del", db, &k);
             }
+        }
+    }
+
+    /// Marks a string as changed in place (`raw`), or as rewritten whole (INCR) when `raw` is false.
+    pub fn set_raw(&mut self, db: usize, key: &[u8], raw: bool) {
+        if let Some(e) = self.dbs[db].map.get_mut(key) {
+            e.raw = raw;
         }
     }
 

@@ -786,7 +786,7 @@ fn object_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
 fn object_encoding(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     Ok(match ctx.ks.peek(db, &argv[2], ctx.now_ms) {
-        Some(e) => Frame::bulk_str(e.value.encoding()),
+        Some(e) => Frame::bulk_str(e.encoding()),
         None => Frame::Null,
     })
 }
@@ -894,7 +894,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             match ctx.ks.peek(db, &argv[2], ctx.now_ms) {
                 Some(e) => Ok(Frame::Simple(format!(
                     "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:0 lru_seconds_idle:{}",
-                    e.value.encoding(),
+                    e.encoding(),
                     (ctx.now_ms - e.access_ms).max(0) / 1000
                 ))),
                 None => Err(CmdError::no_such_key()),

@@ -308,6 +308,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.extend_from_slice(&argv[2]);
         let n = s.len();
         ctx.touch(&argv[1]);
+        ctx.ks.set_raw(ctx.sess.db, &argv[1], true);
         ctx.notify(notify::STRING, "append", &argv[1]);
         return Ok(Frame::Integer(n as i64));
     }
@@ -359,6 +360,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s[offset..offset + value.len()].copy_from_slice(value);
             let n = s.len();
             ctx.touch(key);
+            ctx.ks.set_raw(ctx.sess.db, key, true);
             ctx.notify(notify::STRING, "setrange", key);
             Ok(Frame::Integer(n as i64))
         }
@@ -373,6 +375,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             s[offset..].copy_from_slice(value);
             let n = s.len();
             ctx.set(key.clone(), Value::Str(s));
+            ctx.ks.set_raw(ctx.sess.db, key, true);
             ctx.notify(notify::STRING, "setrange", key);
             Ok(Frame::Integer(n as i64))
         }
@@ -392,6 +395,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, delta: i64) -> CmdResult {
         Some(s) => {
             *s = text;
             ctx.touch(key);
+            ctx.ks.set_raw(db, key, false);
         }
         None => ctx.ks.set(db, key.clone(), Value::Str(text), ctx.now_ms),
     }
@@ -437,6 +441,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(s) => {
             *s = text.clone();
             ctx.touch(key);
+            ctx.ks.set_raw(db, key, false);
         }
         None => ctx.ks.set(db, key.clone(), Value::Str(text.clone()), ctx.now_ms),
     }
@@ -479,6 +484,7 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s[byte] &= !mask;
     }
     ctx.touch(key);
+    ctx.ks.set_raw(ctx.sess.db, key, true);
     ctx.notify(notify::STRING, "setbit", key);
     Ok(Frame::Integer(old as i64))
 }
