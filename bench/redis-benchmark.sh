@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 REDIS_PORT=${1:-6379}
 N=${2:-200000}
 TESTS=set,get,incr,lpush,rpop,sadd,hset,zadd,zpopmin
-cargo build --release -q
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ./target/release/terrarium up --redis-port "$PORT" --line-port "$LPORT" --pg-port 0 --ephemeral --log-level warn >/dev/null &
