@@ -10,7 +10,7 @@ N=${2:-100000}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-./target/release/terrarium up --redis-port "$PORT" --line-port "$LPORT" --pg-port 0 --ephemeral --log-level warn >/dev/null &
+./target/release/terrarium up --redis-port "$PORT" --line-port "$LPORT" --pg-port 0 --kafka-port 0 --ephemeral --log-level warn >/dev/null &
 TPID=$!
 trap 'kill $TPID 2>/dev/null; redis-cli -p "$REDIS_PORT" DEL bench:geo >/dev/null' EXIT
 for _ in $(seq 1 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done

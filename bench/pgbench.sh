@@ -12,7 +12,7 @@ ROWS=${3:-1000}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free)
-./target/release/terrarium up --redis-port 0 --line-port 0 --pg-port "$PORT" --ephemeral --log-level warn >/dev/null &
+./target/release/terrarium up --redis-port 0 --line-port 0 --pg-port "$PORT" --kafka-port 0 --ephemeral --log-level warn >/dev/null &
 TPID=$!
 DB=terrarium_bench_$$
 trap 'kill $TPID 2>/dev/null; psql -h 127.0.0.1 -p "$REAL" -U postgres -X -q -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1' EXIT

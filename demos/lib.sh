@@ -24,7 +24,7 @@ demo_start_terrarium() {
   local bin="$ROOT/target/debug/terrarium" port
   [ -x "$bin" ] || (cd "$ROOT" && cargo build -q)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$bin" up --redis-port "$port" --line-port 0 --pg-port 0 --ephemeral --log-level warn >/dev/null &
+  "$bin" up --redis-port "$port" --line-port 0 --pg-port 0 --kafka-port 0 --ephemeral --log-level warn >/dev/null &
   TPID=$!
   trap 'kill $TPID 2>/dev/null' EXIT
   for _ in $(seq 1 100); do

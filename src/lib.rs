@@ -15,6 +15,7 @@
 //! | [`geo`]         | geohash scores, the nine-cell search, distances (GEO* commands)        |
 //! | [`bloom`]       | RedisBloom's scalable Bloom filter, bit-exact (BF.* commands)          |
 //! | [`cluster`]     | consistent hashing with virtual nodes (a demo's library; no sharding) |
+//! | [`broker`]      | the Kafka-wire broker: partitioned logs on disk, Produce/Fetch         |
 //! | [`sql`]         | the PostgreSQL-wire SQL store: protocol 3.0 codec, sessions, engine seam |
 //! | [`limits`]      | every limit, named, with units last                                     |
 //! | [`clock`]       | time as a parameter                                                     |
@@ -23,6 +24,7 @@
 //! `kv::keyspace` (storage, expiry, WATCH, blocking), then any command family.
 
 pub mod bloom;
+pub mod broker;
 pub mod clock;
 pub mod cluster;
 pub mod diff;

@@ -136,6 +136,18 @@ pub const PG_NAME_BYTES_MAX: usize = 63;
 /// clients already` after its StartupMessage, as from a real server.
 pub const PG_CONNECTIONS_COUNT_MAX_DEFAULT: usize = 100;
 
+/// COPY FROM STDIN: the longest line (one row, escapes included) terrarium buffers while waiting
+/// for its end. PostgreSQL's own bound is `MaxAllocSize` (1 GiB) per line; a row this long is far
+/// beyond anything a table here holds comfortably, and a client that never sends a newline must
+/// not make the server buffer without end.
+pub const PG_COPY_LINE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// COPY FROM STDIN: the most data one COPY may carry. terrarium converts the rows as they arrive
+/// but inserts them in one step at CopyDone (so a failure anywhere takes back the whole
+/// statement), which keeps them in memory until then; this bounds that memory to what one
+/// Query message could carry.
+pub const PG_COPY_BYTES_MAX: usize = PG_MESSAGE_BYTES_MAX;
+
 /// Replies to PostgreSQL clients are written out once this many bytes are pending, even before a
 /// Sync or Flush, so a query returning a million rows never buffers them all.
 pub const PG_SEND_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
@@ -148,3 +160,24 @@ pub const WAL_RECORD_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// `sql::wal` writes its buffered records out (without fsync) once this many bytes wait, like
 /// PostgreSQL's `wal_buffers` filling up, so a long transaction never holds its whole WAL in memory.
 pub const WAL_BUFFER_WRITE_BYTES: usize = 1024 * 1024;
+
+/// Kafka: the largest request frame accepted (`socket.request.max.bytes`, 100 MiB). A size
+/// header above it closes the connection before anything is allocated.
+pub const KAFKA_REQUEST_BYTES_MAX: usize = 100 * 1024 * 1024;
+
+/// Kafka: the largest record batch accepted (`message.max.bytes`, 1 MiB + 12).
+pub const KAFKA_BATCH_BYTES_MAX: usize = 1_048_588;
+
+/// Kafka: topic names are at most 249 characters, as in Kafka.
+pub const KAFKA_TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Kafka: partitions per topic. Each is a directory and a file handle; Kafka has no fixed
+/// limit, but a CreateTopics asking for millions must not exhaust the machine.
+pub const KAFKA_PARTITIONS_COUNT_MAX: i32 = 1_000;
+
+/// Kafka: `log.segment.bytes` default (1 GiB).
+pub const KAFKA_SEGMENT_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
+
+/// Kafka: the longest a Fetch may wait for `min_bytes` (Kafka caps it at the request timeout;
+/// terrarium at 30 s, so a client asking for a day still gets an answer).
+pub const KAFKA_FETCH_WAIT_MS_MAX: i32 = 30_000;

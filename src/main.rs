@@ -38,6 +38,12 @@ struct UpArgs {
     /// PostgreSQL protocol port: the real one plus 10000.
     #[arg(long, default_value_t = 15432)]
     pg_port: u16,
+    /// Kafka protocol port: the real one plus 10000.
+    #[arg(long, default_value_t = 19092)]
+    kafka_port: u16,
+    /// Partitions of a topic created automatically (Kafka's `num.partitions`).
+    #[arg(long, default_value_t = 1)]
+    num_partitions: i32,
     /// Where durable state lives.
     #[arg(long, default_value = "./.terrarium")]
     data_dir: String,
@@ -91,6 +97,8 @@ fn up(a: UpArgs) {
         redis_port: a.redis_port,
         line_port: a.line_port,
         pg_port: a.pg_port,
+        kafka_port: a.kafka_port,
+        num_partitions: a.num_partitions,
         data_dir: a.data_dir,
         ephemeral: a.ephemeral,
         requirepass: a.requirepass,
@@ -120,6 +128,12 @@ fn up(a: UpArgs) {
             running.pg_addr.to_string(),
             running.pg_addr.ip(),
             running.pg_addr.port()
+        );
+        println!(
+            "  Kafka            {:<24} kcat -b {}:{} -L",
+            running.kafka_addr.to_string(),
+            running.kafka_addr.ip(),
+            running.kafka_addr.port()
         );
         println!("  line protocol    {:<24} nc {} {}", running.line_addr.to_string(), host, running.line_addr.port());
         println!();

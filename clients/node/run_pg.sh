@@ -21,7 +21,7 @@ free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 PGPORT=$(free)
 DB=terrarium_node_$$
 OUT=$(mktemp -d)
-"$BIN" up --redis-port 0 --line-port 0 --pg-port "$PGPORT" --ephemeral --log-level warn >/dev/null &
+"$BIN" up --redis-port 0 --line-port 0 --pg-port "$PGPORT" --kafka-port 0 --ephemeral --log-level warn >/dev/null &
 TPID=$!
 real_psql() { psql -h 127.0.0.1 -p "$REAL" -U postgres -X -q -d postgres "$@"; }
 cleanup() {

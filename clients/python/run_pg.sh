@@ -8,7 +8,7 @@ REAL=${2:-5432}
 python3 -c 'import psycopg' 2>/dev/null || pip install -q 'psycopg[binary]==3.3.*'
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free)
-"$BIN" up --redis-port 0 --line-port 0 --pg-port "$PGPORT" --ephemeral --log-level warn >/dev/null &
+"$BIN" up --redis-port 0 --line-port 0 --pg-port "$PGPORT" --kafka-port 0 --ephemeral --log-level warn >/dev/null &
 TPID=$!
 trap 'kill $TPID 2>/dev/null' EXIT
 for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$PGPORT))" 2>/dev/null && break; sleep 0.05; done

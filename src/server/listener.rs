@@ -23,6 +23,8 @@ pub struct Running {
     pub redis_addr: SocketAddr,
     pub line_addr: SocketAddr,
     pub pg_addr: SocketAddr,
+    pub kafka_addr: SocketAddr,
+    pub broker: Arc<crate::broker::Broker>,
 }
 
 impl Running {
@@ -58,7 +60,17 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     let engine = crate::sql::engine::SqlEngine::open(data_dir.as_deref())?;
     let pg_server = PgServer::new(engine, PG_CONNECTIONS_COUNT_MAX_DEFAULT);
     tokio::spawn(pg_server.serve(pg, shared.shutdown.subscribe()));
-    Ok(Running { shared, redis_addr, line_addr, pg_addr })
+    let kafka = TcpListener::bind((opts.bind.as_str(), opts.kafka_port)).await?;
+    let kafka_addr = kafka.local_addr()?;
+    let broker = Arc::new(crate::broker::Broker::open(crate::broker::BrokerConfig {
+        data_dir: (!opts.ephemeral).then(|| std::path::PathBuf::from(&opts.data_dir).join("kafka")),
+        num_partitions: opts.num_partitions.max(1),
+        segment_bytes: crate::limits::KAFKA_SEGMENT_BYTES_DEFAULT,
+        advertised_host: kafka_addr.ip().to_string(),
+        advertised_port: kafka_addr.port(),
+    })?);
+    tokio::spawn(crate::broker::wire::accept(broker.clone(), kafka, shared.shutdown.subscribe()));
+    Ok(Running { shared, redis_addr, line_addr, pg_addr, kafka_addr, broker })
 }
 
 async fn accept_resp(shared: Arc<Shared>, listener: TcpListener) {

@@ -219,6 +219,10 @@ pub struct ServerOptions {
     /// PostgreSQL protocol port. The default is 0 (any free port) rather than 15432 because tests
     /// build options with `..Default::default()` and run side by side; `terrarium up` passes 15432.
     pub pg_port: u16,
+    /// Kafka protocol port; 0 by default for the same reason (`terrarium up` passes 19092).
+    pub kafka_port: u16,
+    /// Partitions of an auto-created Kafka topic (`num.partitions`).
+    pub num_partitions: i32,
     pub data_dir: String,
     pub ephemeral: bool,
     pub requirepass: Option<String>,
@@ -232,6 +236,8 @@ impl Default for ServerOptions {
             redis_port: 16379,
             line_port: 9999,
             pg_port: 0,
+            kafka_port: 0,
+            num_partitions: 1,
             data_dir: "./.terrarium".into(),
             ephemeral: false,
             requirepass: None,
