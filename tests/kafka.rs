@@ -66,13 +66,13 @@ fn kcat_produces_and_consumes_with_keys_partitions_and_compression() {
     for codec in ["gzip", "snappy", "lz4"] {
         let topic = format!("z-{codec}");
         let body: String = (1..=500).map(|i| format!("{i}\n")).collect();
-        kcat(port, &["-P", "-t", &topic, "-z", codec], &body);
+        kcat(port, &["-P", "-t", &topic, "-p", "0", "-z", codec], &body);
         let got = kcat(port, &["-C", "-t", &topic, "-e", "-q"], "");
         let sum: i64 = got.lines().map(|l| l.parse::<i64>().unwrap()).sum();
         assert_eq!(sum, 500 * 501 / 2, "{codec}");
     }
-    // Reading from the end: the last three.
-    let tail = kcat(port, &["-C", "-t", "z-gzip", "-o", "-3", "-e", "-q"], "");
+    // Reading from the end of partition 0: the last three.
+    let tail = kcat(port, &["-C", "-t", "z-gzip", "-p", "0", "-o", "-3", "-e", "-q"], "");
     assert_eq!(tail, "498\n499\n500\n");
 }
 
@@ -249,4 +249,40 @@ fn malformed_frames_get_kafka_errors_or_a_clean_close() {
     // The broker is still serving.
     let mut s = connect(port);
     assert_eq!(produce_error(&mut s, batch(b"five")), (0, 3));
+}
+
+#[test]
+fn kcat_consumer_groups_commit_resume_and_survive_a_restart() {
+    let Some(_) = common::tool("kcat") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let consume = |port: u16, group: &str| -> Vec<String> {
+        let out = kcat(
+            port,
+            &["-G", group, "blog", "-X", "auto.offset.reset=earliest", "-e", "-q", "-f", "%p %o %k %s\n"],
+            "",
+        );
+        let mut v: Vec<String> = out.lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    let posts =
+        |from: usize, to: usize| -> String { (from..to).map(|i| format!("user{}:post {i}\n", i % 4)).collect() };
+    {
+        let (mut t, port) = common::spawn_terrarium(&["--data-dir", data, "--num-partitions", "3"], "Kafka");
+        kcat(port, &["-P", "-t", "blog", "-K:", "-X", "acks=all"], &posts(0, 9));
+        assert_eq!(consume(port, "indexer").len(), 9, "a new group reads from the start");
+        kcat(port, &["-P", "-t", "blog", "-K:", "-X", "acks=all"], &posts(9, 11));
+        let again = consume(port, "indexer");
+        assert_eq!(again.len(), 2, "the group resumes from its committed offsets: {again:?}");
+        assert!(again.iter().all(|l| l.ends_with("post 9") || l.ends_with("post 10")));
+        assert_eq!(consume(port, "counter").len(), 11, "another group reads everything, independently");
+        t.0.kill().unwrap();
+        t.0.wait().unwrap();
+    }
+    let (_t, port) = common::spawn_terrarium(&["--data-dir", data], "Kafka");
+    assert!(consume(port, "indexer").is_empty(), "committed offsets survive kill -9");
+    kcat(port, &["-P", "-t", "blog", "-K:"], "user1:post 11\n");
+    assert_eq!(consume(port, "indexer").len(), 1);
+    assert_eq!(consume(port, "counter").len(), 1);
 }

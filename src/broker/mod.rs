@@ -23,6 +23,7 @@
 //! headers, versions, dispatch).
 
 pub mod batch;
+pub mod group;
 pub mod log;
 pub mod wire;
 
@@ -57,12 +58,29 @@ pub mod code {
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const INVALID_RECORD: i16 = 87;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 }
 
 /// The broker's node id; it is also the controller and every partition's leader.
 pub const NODE_ID: i32 = 1;
-/// The leader epoch written into every stored batch (one broker, never re-elected).
-pub const LEADER_EPOCH: i32 = 0;
+/// The leader epoch reported in Metadata and written into stored batches. -1 ("unknown")
+/// rather than 0: librdkafka then skips OffsetForLeaderEpoch validation of its positions, an
+/// API that would mean nothing on a broker that is never re-elected.
+pub const LEADER_EPOCH: i32 = -1;
+
+/// What an idempotent producer last wrote to one partition.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerState {
+    pub epoch: i16,
+    /// (first sequence, last sequence, base offset) of the last batches, newest last (Kafka keeps 5).
+    pub recent: std::collections::VecDeque<(i32, i32, i64)>,
+}
+
+/// How many recent batches per producer and partition are remembered for duplicate detection
+/// (Kafka's `max.in.flight.requests.per.connection` limit for idempotence).
+pub const PRODUCER_BATCHES_REMEMBERED_COUNT: usize = 5;
 
 pub struct BrokerConfig {
     /// Where partition directories live; `None` keeps logs in memory (`--ephemeral`).
@@ -73,6 +91,8 @@ pub struct BrokerConfig {
     pub segment_bytes: u64,
     pub advertised_host: String,
     pub advertised_port: u16,
+    /// `group.initial.rebalance.delay.ms`.
+    pub initial_rebalance_delay_ms: i64,
 }
 
 pub struct Partition {
@@ -86,6 +106,15 @@ pub struct Topic {
 
 pub struct Broker {
     pub config: BrokerConfig,
+    /// Consumer groups (membership, generations, assignments); see [`group`].
+    pub groups: Mutex<group::Coordinator>,
+    /// Committed offsets, durable (Kafka's `__consumer_offsets`).
+    pub offsets: Mutex<group::OffsetStore>,
+    /// The next producer id InitProducerId hands out.
+    next_producer_id: std::sync::atomic::AtomicI64,
+    /// Idempotent producers: per (producer id, topic, partition), the last sequences appended
+    /// with their base offsets, to answer a retried batch with its first answer.
+    sequences: Mutex<std::collections::HashMap<(i64, String, i32), ProducerState>>,
     /// Woken after every append anywhere: fetches waiting for data look again. (One signal for
     /// the whole broker rather than one per partition: a waiting fetch may watch many
     /// partitions, and a spurious wake-up only costs it one more look.)
@@ -132,7 +161,15 @@ impl Broker {
             let partitions = parts.into_iter().map(|(_, log)| Arc::new(Partition { log: Mutex::new(log) })).collect();
             map.insert(name, Arc::new(Topic { id: uuid::Uuid::from_bytes(rand::random()), partitions }));
         }
+        let offsets = match &config.data_dir {
+            Some(root) => group::OffsetStore::open(&root.join("__consumer_offsets.log"))?,
+            None => group::OffsetStore::in_memory(),
+        };
         Ok(Broker {
+            groups: Mutex::new(group::Coordinator::new(config.initial_rebalance_delay_ms)),
+            offsets: Mutex::new(offsets),
+            next_producer_id: std::sync::atomic::AtomicI64::new(1000),
+            sequences: Mutex::new(std::collections::HashMap::new()),
             config,
             appended: tokio::sync::Notify::new(),
             topics: Mutex::new(map),
@@ -255,7 +292,7 @@ impl Broker {
                     match self.partition(&td.name.0, pd.index) {
                         None => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
                         Some(part) => {
-                            let r = append_one(&part, pd.records.unwrap_or_default());
+                            let r = self.append_checked(&td.name.0, pd.index, &part, pd.records.unwrap_or_default());
                             if r.is_ok() && req.acks == -1 && !to_sync.iter().any(|p| Arc::ptr_eq(p, &part)) {
                                 to_sync.push(part.clone());
                             }
@@ -422,6 +459,49 @@ impl Broker {
             resp.topics.push(r);
         }
         resp
+    }
+}
+
+impl Broker {
+    /// InitProducerId: a fresh producer id at epoch 0 (no transactions).
+    pub fn init_producer_id(&self) -> (i64, i16) {
+        (self.next_producer_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed), 0)
+    }
+
+    /// Appends a batch, applying the idempotent producer's sequence rules when it carries a
+    /// producer id: the next sequence is appended, a retry of one of the last batches gets its
+    /// first answer again (nothing is written twice), anything else is OUT_OF_ORDER_SEQUENCE_NUMBER.
+    fn append_checked(&self, topic: &str, p: i32, part: &Partition, records: Bytes) -> Result<(i64, i64), i16> {
+        let Ok(info) = batch::inspect(&records) else { return append_one(part, records) };
+        if info.producer_id < 0 {
+            return append_one(part, records);
+        }
+        let key = (info.producer_id, topic.to_string(), p);
+        let mut seqs = self.sequences.lock().expect("sequences");
+        let state = seqs.entry(key).or_default();
+        let first = info.base_sequence;
+        let last = first.wrapping_add(info.last_offset_delta);
+        if state.epoch != info.producer_epoch {
+            if info.producer_epoch < state.epoch && !state.recent.is_empty() {
+                return Err(code::INVALID_PRODUCER_EPOCH);
+            }
+            state.epoch = info.producer_epoch;
+            state.recent.clear();
+        }
+        if let Some(&(_, _, base)) = state.recent.iter().find(|(f, l, _)| *f == first && *l == last) {
+            let start = part.log.lock().expect("log").start_offset();
+            return Ok((base, start));
+        }
+        let expected = state.recent.back().map(|(_, l, _)| l.wrapping_add(1)).unwrap_or(0);
+        if first != expected && !(state.recent.is_empty() && first == 0) {
+            return Err(code::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        }
+        let (base, start) = append_one(part, records)?;
+        state.recent.push_back((first, last, base));
+        if state.recent.len() > PRODUCER_BATCHES_REMEMBERED_COUNT {
+            state.recent.pop_front();
+        }
+        Ok((base, start))
     }
 }
 

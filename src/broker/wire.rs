@@ -24,7 +24,11 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{code, Broker};
+use std::collections::BTreeMap;
+
+use kafka_protocol::protocol::StrBytes;
+
+use super::{code, group, Broker};
 use crate::limits::{KAFKA_FETCH_WAIT_MS_MAX, KAFKA_REQUEST_BYTES_MAX};
 
 /// The versions terrarium serves: `(api key, min, max)`. Ranges start at 0 where clients need to
@@ -36,8 +40,18 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 0, 12),
     (ApiKey::ListOffsets, 0, 7),
     (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 0, 8),
+    (ApiKey::OffsetFetch, 0, 7),
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 0, 7),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 fn served(key: ApiKey, version: i16) -> bool {
@@ -91,6 +105,7 @@ pub async fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().map(|a| format!("/{}", a.ip())).unwrap_or_default();
     loop {
         let mut size = [0u8; 4];
         tokio::select! {
@@ -104,7 +119,7 @@ pub async fn serve(
         }
         let mut frame = vec![0u8; size as usize];
         stream.read_exact(&mut frame).await?;
-        match handle(&broker, Bytes::from(frame)).await {
+        match handle(&broker, Bytes::from(frame), &peer).await {
             Ok(Some(reply)) => stream.write_all(&reply).await?,
             Ok(None) => {}
             Err(why) => return Err(std::io::Error::other(why)),
@@ -114,7 +129,7 @@ pub async fn serve(
 
 /// Decodes one request and produces its framed response (`None`: no response, acks=0). `Err`
 /// closes the connection.
-pub async fn handle(broker: &Broker, mut frame: Bytes) -> Result<Option<Bytes>, String> {
+pub async fn handle(broker: &Broker, mut frame: Bytes, peer: &str) -> Result<Option<Bytes>, String> {
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown api key {api_key}"))?;
@@ -160,9 +175,250 @@ pub async fn handle(broker: &Broker, mut frame: Bytes) -> Result<Option<Bytes>, 
             let req = CreateTopicsRequest::decode(&mut frame, version).map_err(bad)?;
             respond(correlation_id, header_version, &broker.create_topics(req), version)?
         }
+        ApiKey::InitProducerId => {
+            InitProducerIdRequest::decode(&mut frame, version).map_err(bad)?;
+            let (id, epoch) = broker.init_producer_id();
+            let mut r = InitProducerIdResponse::default();
+            r.producer_id = ProducerId(id);
+            r.producer_epoch = epoch;
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::FindCoordinator => {
+            let req = FindCoordinatorRequest::decode(&mut frame, version).map_err(bad)?;
+            let _ = req;
+            let mut r = FindCoordinatorResponse::default();
+            r.node_id = BrokerId(super::NODE_ID);
+            r.host = StrBytes::from_string(broker.config.advertised_host.clone());
+            r.port = broker.config.advertised_port as i32;
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::JoinGroup => {
+            let req = JoinGroupRequest::decode(&mut frame, version).map_err(bad)?;
+            let client_id = header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
+            let rx = broker.groups.lock().expect("groups").join(
+                group::JoinRequest {
+                    group: req.group_id.0.to_string(),
+                    member_id: req.member_id.to_string(),
+                    client_id,
+                    client_host: peer.to_string(),
+                    session_timeout_ms: req.session_timeout_ms,
+                    // v0 has no rebalance timeout: it is the session timeout.
+                    rebalance_timeout_ms: if version >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
+                    protocol_type: req.protocol_type.to_string(),
+                    protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+                    require_known_member_id: version >= 4,
+                },
+                now_ms(),
+            );
+            let res = rx.await.unwrap_or_else(|_| group::JoinResult {
+                error: group::code::UNKNOWN_MEMBER_ID,
+                generation: -1,
+                ..Default::default()
+            });
+            let mut r = JoinGroupResponse::default();
+            r.error_code = res.error;
+            r.generation_id = res.generation;
+            if version >= 7 {
+                r.protocol_type = res.protocol_type.map(StrBytes::from_string);
+            }
+            r.protocol_name = Some(StrBytes::from_string(res.protocol.unwrap_or_default()));
+            r.leader = StrBytes::from_string(res.leader);
+            r.member_id = StrBytes::from_string(res.member_id);
+            r.members = res
+                .members
+                .into_iter()
+                .map(|(id, meta)| {
+                    let mut m = join_group_response::JoinGroupResponseMember::default();
+                    m.member_id = StrBytes::from_string(id);
+                    m.metadata = meta;
+                    m
+                })
+                .collect();
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::SyncGroup => {
+            let req = SyncGroupRequest::decode(&mut frame, version).map_err(bad)?;
+            let assignments = req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect();
+            let rx = broker.groups.lock().expect("groups").sync(
+                &req.group_id.0,
+                req.generation_id,
+                &req.member_id,
+                assignments,
+                now_ms(),
+            );
+            let res = rx.await.unwrap_or_else(|_| group::SyncResult {
+                error: group::code::REBALANCE_IN_PROGRESS,
+                ..Default::default()
+            });
+            let mut r = SyncGroupResponse::default();
+            r.error_code = res.error;
+            r.assignment = res.assignment;
+            if version >= 5 {
+                r.protocol_type = res.protocol_type.map(StrBytes::from_string);
+                r.protocol_name = res.protocol.map(StrBytes::from_string);
+            }
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::Heartbeat => {
+            let req = HeartbeatRequest::decode(&mut frame, version).map_err(bad)?;
+            let mut r = HeartbeatResponse::default();
+            r.error_code = broker.groups.lock().expect("groups").heartbeat(
+                &req.group_id.0,
+                req.generation_id,
+                &req.member_id,
+                now_ms(),
+            );
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::LeaveGroup => {
+            let req = LeaveGroupRequest::decode(&mut frame, version).map_err(bad)?;
+            let mut r = LeaveGroupResponse::default();
+            let mut g = broker.groups.lock().expect("groups");
+            if version >= 3 {
+                for m in &req.members {
+                    let mut mr = leave_group_response::MemberResponse::default();
+                    mr.member_id = m.member_id.clone();
+                    mr.group_instance_id = m.group_instance_id.clone();
+                    mr.error_code = g.leave(&req.group_id.0, &m.member_id, now_ms());
+                    r.members.push(mr);
+                }
+            } else {
+                r.error_code = g.leave(&req.group_id.0, &req.member_id, now_ms());
+            }
+            drop(g);
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::OffsetCommit => {
+            let req = OffsetCommitRequest::decode(&mut frame, version).map_err(bad)?;
+            let gen = if version >= 1 { req.generation_id_or_member_epoch } else { -1 };
+            let err = broker.groups.lock().expect("groups").check_commit(&req.group_id.0, gen, &req.member_id);
+            let mut items = Vec::new();
+            let mut r = OffsetCommitResponse::default();
+            for t in &req.topics {
+                let mut tr = offset_commit_response::OffsetCommitResponseTopic::default();
+                tr.name = t.name.clone();
+                for p in &t.partitions {
+                    let mut pr = offset_commit_response::OffsetCommitResponsePartition::default();
+                    pr.partition_index = p.partition_index;
+                    pr.error_code = if err != 0 {
+                        err
+                    } else if broker
+                        .topic(&t.name.0)
+                        .is_none_or(|x| p.partition_index < 0 || p.partition_index as usize >= x.partitions.len())
+                    {
+                        code::UNKNOWN_TOPIC_OR_PARTITION
+                    } else {
+                        items.push((
+                            req.group_id.0.to_string(),
+                            t.name.0.to_string(),
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                        ));
+                        0
+                    };
+                    tr.partitions.push(pr);
+                }
+                r.topics.push(tr);
+            }
+            if let Err(e) = broker.offsets.lock().expect("offsets").commit(&items) {
+                tracing::error!("offset commit failed: {e}");
+                for tr in r.topics.iter_mut() {
+                    for pr in tr.partitions.iter_mut() {
+                        pr.error_code = code::COORDINATOR_NOT_AVAILABLE;
+                    }
+                }
+            }
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::OffsetFetch => {
+            let req = OffsetFetchRequest::decode(&mut frame, version).map_err(bad)?;
+            let store = broker.offsets.lock().expect("offsets");
+            let group_id = req.group_id.0.to_string();
+            let wanted: Vec<(String, Vec<i32>)> = match &req.topics {
+                Some(ts) => ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect(),
+                // v2+: null means every partition the group has committed.
+                None => {
+                    let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+                    for (t, p, _, _) in store.of_group(&group_id) {
+                        by_topic.entry(t).or_default().push(p);
+                    }
+                    by_topic.into_iter().collect()
+                }
+            };
+            let mut r = OffsetFetchResponse::default();
+            for (t, parts) in wanted {
+                let mut tr = offset_fetch_response::OffsetFetchResponseTopic::default();
+                tr.name = TopicName(StrBytes::from_string(t.clone()));
+                for p in parts {
+                    let mut pr = offset_fetch_response::OffsetFetchResponsePartition::default();
+                    pr.partition_index = p;
+                    match store.get(&group_id, &t, p) {
+                        Some((o, m)) => {
+                            pr.committed_offset = *o;
+                            pr.metadata = Some(StrBytes::from_string(m.clone()));
+                        }
+                        None => {
+                            pr.committed_offset = -1;
+                            pr.metadata = Some(StrBytes::from_static_str(""));
+                        }
+                    }
+                    tr.partitions.push(pr);
+                }
+                r.topics.push(tr);
+            }
+            drop(store);
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::DescribeGroups => {
+            let req = DescribeGroupsRequest::decode(&mut frame, version).map_err(bad)?;
+            let g = broker.groups.lock().expect("groups");
+            let mut r = DescribeGroupsResponse::default();
+            for id in &req.groups {
+                let mut d = describe_groups_response::DescribedGroup::default();
+                d.group_id = id.clone();
+                match g.groups.get(&id.0.to_string()) {
+                    None => d.group_state = StrBytes::from_static_str("Dead"),
+                    Some(grp) => {
+                        d.group_state = StrBytes::from_static_str(grp.state.name());
+                        d.protocol_type = StrBytes::from_string(grp.protocol_type.clone().unwrap_or_default());
+                        d.protocol_data = StrBytes::from_string(grp.protocol.clone().unwrap_or_default());
+                        for m in &grp.members {
+                            let mut dm = describe_groups_response::DescribedGroupMember::default();
+                            dm.member_id = StrBytes::from_string(m.id.clone());
+                            dm.client_id = StrBytes::from_string(m.client_id.clone());
+                            dm.client_host = StrBytes::from_string(m.client_host.clone());
+                            let p = grp.protocol.clone().unwrap_or_default();
+                            dm.member_metadata =
+                                m.protocols.iter().find(|(n, _)| *n == p).map(|(_, b)| b.clone()).unwrap_or_default();
+                            dm.member_assignment = m.assignment.clone();
+                            d.members.push(dm);
+                        }
+                    }
+                }
+                r.groups.push(d);
+            }
+            drop(g);
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::ListGroups => {
+            ListGroupsRequest::decode(&mut frame, version).map_err(bad)?;
+            let g = broker.groups.lock().expect("groups");
+            let mut r = ListGroupsResponse::default();
+            for (id, grp) in &g.groups {
+                let mut l = list_groups_response::ListedGroup::default();
+                l.group_id = GroupId(StrBytes::from_string(id.clone()));
+                l.protocol_type = StrBytes::from_string(grp.protocol_type.clone().unwrap_or_default());
+                if version >= 4 {
+                    l.group_state = StrBytes::from_static_str(grp.state.name());
+                }
+                r.groups.push(l);
+            }
+            drop(g);
+            respond(correlation_id, header_version, &r, version)?
+        }
         _ => return Err(format!("{key:?} is not served")),
     };
-    let _ = header;
     Ok(Some(reply))
 }
 
@@ -202,4 +458,21 @@ fn respond<M: Encodable>(correlation_id: i32, header_version: i16, body: &M, ver
     let len = (out.len() - 4) as i32;
     out[0..4].copy_from_slice(&len.to_be_bytes());
     Ok(out.freeze())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The group coordinator's clock: expires silent members and completes due rebalances.
+pub async fn tick_groups(broker: Arc<Broker>, shared: Arc<crate::server::Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_millis(crate::limits::KAFKA_GROUP_TICK_MS));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        broker.groups.lock().expect("groups").tick(now_ms());
+    }
 }

@@ -68,7 +68,9 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
         segment_bytes: crate::limits::KAFKA_SEGMENT_BYTES_DEFAULT,
         advertised_host: kafka_addr.ip().to_string(),
         advertised_port: kafka_addr.port(),
+        initial_rebalance_delay_ms: crate::limits::KAFKA_INITIAL_REBALANCE_DELAY_MS,
     })?);
+    tokio::spawn(crate::broker::wire::tick_groups(broker.clone(), shared.clone()));
     tokio::spawn(crate::broker::wire::accept(broker.clone(), kafka, shared.shutdown.subscribe()));
     Ok(Running { shared, redis_addr, line_addr, pg_addr, kafka_addr, broker })
 }
