@@ -181,3 +181,11 @@ pub const KAFKA_SEGMENT_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
 /// Kafka: the longest a Fetch may wait for `min_bytes` (Kafka caps it at the request timeout;
 /// terrarium at 30 s, so a client asking for a day still gets an answer).
 pub const KAFKA_FETCH_WAIT_MS_MAX: i32 = 30_000;
+
+/// Kafka: `group.initial.rebalance.delay.ms`. Kafka's default is 3000 ms; terrarium waits
+/// 500 ms, long enough for consumers started together to land in one generation, short enough
+/// that a demo's first assignment does not seem to hang.
+pub const KAFKA_INITIAL_REBALANCE_DELAY_MS: i64 = 500;
+
+/// Kafka: how often the group coordinator's clock ticks (session timeouts, rebalance deadlines).
+pub const KAFKA_GROUP_TICK_MS: u64 = 100;
