@@ -135,7 +135,19 @@ impl Drop for Spawned {
 pub fn spawn_terrarium(extra: &[&str], service: &str) -> (Spawned, u16) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_terrarium"))
-        .args(["up", "--redis-port", "0", "--line-port", "0", "--pg-port", "0", "--kafka-port", "0", "--log-level", "warn"])
+        .args([
+            "up",
+            "--redis-port",
+            "0",
+            "--line-port",
+            "0",
+            "--pg-port",
+            "0",
+            "--kafka-port",
+            "0",
+            "--log-level",
+            "warn",
+        ])
         .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
