@@ -286,3 +286,70 @@ fn kcat_consumer_groups_commit_resume_and_survive_a_restart() {
     assert_eq!(consume(port, "indexer").len(), 1);
     assert_eq!(consume(port, "counter").len(), 1);
 }
+
+/// Sends one request and decodes its response (the header is v0 or v1 by the API's rules).
+fn call<Req: Encodable, Resp: Decodable>(s: &mut TcpStream, key: ApiKey, version: i16, req: &Req) -> Resp {
+    s.write_all(&request(key, version, req)).unwrap();
+    let mut r = response(s).expect("a response");
+    let h = ResponseHeader::decode(&mut r, key.response_header_version(version)).unwrap();
+    assert_eq!(h.correlation_id, 7);
+    Resp::decode(&mut r, version).unwrap()
+}
+
+#[test]
+fn admin_apis_create_grow_describe_and_delete_topics() {
+    let (_t, port) = common::spawn_terrarium(&["--ephemeral"], "Kafka");
+    let mut s = connect(port);
+    let mut ct = create_topics_request::CreatableTopic::default();
+    ct.name = TopicName(StrBytes::from_static_str("admin"));
+    ct.num_partitions = 1;
+    ct.replication_factor = 3;
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![ct.clone()];
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 5, &req);
+    assert_eq!(r.topics[0].error_code, 38, "INVALID_REPLICATION_FACTOR on one broker");
+    req.topics[0].replication_factor = -1;
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 5, &req);
+    assert_eq!((r.topics[0].error_code, r.topics[0].num_partitions), (0, 1));
+
+    let mut cp = create_partitions_request::CreatePartitionsTopic::default();
+    cp.name = TopicName(StrBytes::from_static_str("admin"));
+    cp.count = 3;
+    let mut req = CreatePartitionsRequest::default();
+    req.topics = vec![cp];
+    let r: CreatePartitionsResponse = call(&mut s, ApiKey::CreatePartitions, 2, &req);
+    assert_eq!(r.results[0].error_code, 0);
+    req.topics[0].count = 2;
+    let r: CreatePartitionsResponse = call(&mut s, ApiKey::CreatePartitions, 2, &req);
+    assert_eq!(r.results[0].error_code, 37);
+    assert_eq!(
+        r.results[0].error_message.as_deref(),
+        Some("Topic currently has 3 partitions, which is higher than the requested 2.")
+    );
+
+    let mut mreq = MetadataRequest::default();
+    let mut mt = metadata_request::MetadataRequestTopic::default();
+    mt.name = Some(TopicName(StrBytes::from_static_str("admin")));
+    mreq.topics = Some(vec![mt]);
+    let m: MetadataResponse = call(&mut s, ApiKey::Metadata, 9, &mreq);
+    assert_eq!(m.topics[0].partitions.len(), 3);
+    assert_eq!(m.controller_id, BrokerId(1));
+    assert!(m.brokers.iter().any(|b| b.node_id == m.controller_id), "kafkajs needs the controller listed");
+
+    let mut dc = describe_configs_request::DescribeConfigsResource::default();
+    dc.resource_type = 2;
+    dc.resource_name = StrBytes::from_static_str("admin");
+    dc.configuration_keys = None; // null: every key
+    let mut dreq = DescribeConfigsRequest::default();
+    dreq.resources = vec![dc];
+    let d: DescribeConfigsResponse = call(&mut s, ApiKey::DescribeConfigs, 2, &dreq);
+    assert!(d.results[0].configs.iter().any(|c| &*c.name == "cleanup.policy" && c.value.as_deref() == Some("delete")));
+
+    let mut del = DeleteTopicsRequest::default();
+    del.topic_names = vec![TopicName(StrBytes::from_static_str("admin")), TopicName(StrBytes::from_static_str("nope"))];
+    let r: DeleteTopicsResponse = call(&mut s, ApiKey::DeleteTopics, 4, &del);
+    assert_eq!(r.responses.iter().map(|x| x.error_code).collect::<Vec<_>>(), vec![0, 3]);
+    mreq.allow_auto_topic_creation = false;
+    let m: MetadataResponse = call(&mut s, ApiKey::Metadata, 9, &mreq);
+    assert_eq!(m.topics[0].error_code, 3, "gone, and not recreated when the client says so");
+}

@@ -61,6 +61,7 @@ pub mod code {
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const INVALID_REQUEST: i16 = 42;
 }
 
 /// The broker's node id; it is also the controller and every partition's leader.
@@ -417,6 +418,88 @@ impl Broker {
             resp.topics.push(tr);
         }
         resp
+    }
+
+    /// Deletes a topic and its files.
+    pub fn delete_topic(&self, name: &str) -> Result<(), i16> {
+        let removed = self.topics.lock().expect("topics").remove(name);
+        let Some(topic) = removed else { return Err(code::UNKNOWN_TOPIC_OR_PARTITION) };
+        if let Some(root) = &self.config.data_dir {
+            for p in 0..topic.partitions.len() {
+                // Readers holding the partition keep their open files until they finish.
+                let _ = std::fs::remove_dir_all(root.join(format!("{name}-{p}")));
+            }
+        }
+        tracing::info!("deleted topic {name}");
+        Ok(())
+    }
+
+    /// CreatePartitions: grows a topic to `count` partitions.
+    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), (i16, String)> {
+        let mut topics = self.topics.lock().expect("topics");
+        let Some(topic) = topics.get(name).cloned() else {
+            return Err((code::UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.".into()));
+        };
+        let have = topic.partitions.len() as i32;
+        if count <= have {
+            let msg = if count == have {
+                format!("Topic already has {have} partitions.")
+            } else {
+                format!("Topic currently has {have} partitions, which is higher than the requested {count}.")
+            };
+            return Err((code::INVALID_PARTITIONS, msg));
+        }
+        if count > crate::limits::KAFKA_PARTITIONS_COUNT_MAX {
+            return Err((
+                code::INVALID_PARTITIONS,
+                format!("The number of partitions must be at most {}.", crate::limits::KAFKA_PARTITIONS_COUNT_MAX),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let mut parts = topic.partitions.clone();
+        for p in have..count {
+            let log = match &self.config.data_dir {
+                Some(root) => Log::open(&root.join(format!("{name}-{p}")), self.config.segment_bytes)
+                    .map_err(|e| (code::KAFKA_STORAGE_ERROR, e.to_string()))?,
+                None => Log::in_memory(self.config.segment_bytes),
+            };
+            parts.push(Arc::new(Partition { log: Mutex::new(log) }));
+        }
+        topics.insert(name.to_string(), Arc::new(Topic { id: topic.id, partitions: parts }));
+        tracing::info!("topic {name} now has {count} partitions");
+        Ok(())
+    }
+
+    /// DescribeConfigs: a topic's (resource type 2) or the broker's (4) settings, all defaults.
+    pub fn describe_configs(&self, resource_type: i8, name: &str) -> Result<Vec<(&'static str, String)>, i16> {
+        match resource_type {
+            2 => {
+                if self.topic(name).is_none() {
+                    return Err(code::UNKNOWN_TOPIC_OR_PARTITION);
+                }
+                Ok(vec![
+                    ("cleanup.policy", "delete".into()),
+                    ("compression.type", "producer".into()),
+                    ("max.message.bytes", crate::limits::KAFKA_BATCH_BYTES_MAX.to_string()),
+                    ("message.timestamp.type", "CreateTime".into()),
+                    ("min.insync.replicas", "1".into()),
+                    ("retention.bytes", "-1".into()),
+                    ("retention.ms", "-1".into()),
+                    ("segment.bytes", self.config.segment_bytes.to_string()),
+                ])
+            }
+            4 => Ok(vec![
+                ("auto.create.topics.enable", "true".into()),
+                ("broker.id", NODE_ID.to_string()),
+                ("group.initial.rebalance.delay.ms", self.config.initial_rebalance_delay_ms.to_string()),
+                ("log.segment.bytes", self.config.segment_bytes.to_string()),
+                ("message.max.bytes", crate::limits::KAFKA_BATCH_BYTES_MAX.to_string()),
+                ("num.partitions", self.config.num_partitions.to_string()),
+            ]),
+            _ => Err(code::INVALID_REQUEST),
+        }
     }
 
     /// CreateTopics.

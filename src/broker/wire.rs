@@ -51,7 +51,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 4),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 0, 7),
+    (ApiKey::DeleteTopics, 0, 6),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 0, 4),
+    (ApiKey::CreatePartitions, 0, 3),
 ];
 
 fn served(key: ApiKey, version: i16) -> bool {
@@ -415,6 +418,72 @@ pub async fn handle(broker: &Broker, mut frame: Bytes, peer: &str) -> Result<Opt
                 r.groups.push(l);
             }
             drop(g);
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::DeleteTopics => {
+            let req = DeleteTopicsRequest::decode(&mut frame, version).map_err(bad)?;
+            // v6 names topics in `topics`; earlier versions in `topic_names`.
+            let names: Vec<TopicName> = if version >= 6 {
+                req.topics.iter().filter_map(|t| t.name.clone()).collect()
+            } else {
+                req.topic_names.clone()
+            };
+            let mut r = DeleteTopicsResponse::default();
+            for n in names {
+                let mut d = delete_topics_response::DeletableTopicResult::default();
+                d.name = Some(n.clone());
+                if let Err(c) = broker.delete_topic(&n.0) {
+                    d.error_code = c;
+                    if version >= 5 {
+                        d.error_message =
+                            Some(StrBytes::from_static_str("This server does not host this topic-partition."));
+                    }
+                }
+                r.responses.push(d);
+            }
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::CreatePartitions => {
+            let req = CreatePartitionsRequest::decode(&mut frame, version).map_err(bad)?;
+            let mut r = CreatePartitionsResponse::default();
+            for t in &req.topics {
+                let mut res = create_partitions_response::CreatePartitionsTopicResult::default();
+                res.name = t.name.clone();
+                if let Err((c, msg)) = broker.create_partitions(&t.name.0, t.count, req.validate_only) {
+                    res.error_code = c;
+                    res.error_message = Some(StrBytes::from_string(msg));
+                }
+                r.results.push(res);
+            }
+            respond(correlation_id, header_version, &r, version)?
+        }
+        ApiKey::DescribeConfigs => {
+            let req = DescribeConfigsRequest::decode(&mut frame, version).map_err(bad)?;
+            let mut r = DescribeConfigsResponse::default();
+            for res in &req.resources {
+                let mut out = describe_configs_response::DescribeConfigsResult::default();
+                out.resource_type = res.resource_type;
+                out.resource_name = res.resource_name.clone();
+                match broker.describe_configs(res.resource_type, &res.resource_name) {
+                    Err(c) => out.error_code = c,
+                    Ok(configs) => {
+                        for (name, value) in configs {
+                            if res.configuration_keys.as_ref().is_some_and(|keys| !keys.iter().any(|k| &**k == name)) {
+                                continue;
+                            }
+                            let mut c = describe_configs_response::DescribeConfigsResourceResult::default();
+                            c.name = StrBytes::from_static_str(name);
+                            c.value = Some(StrBytes::from_string(value));
+                            if version >= 1 {
+                                // 5 = DEFAULT_CONFIG: nothing here was set explicitly.
+                                c.config_source = 5;
+                            }
+                            out.configs.push(c);
+                        }
+                    }
+                }
+                r.results.push(out);
+            }
             respond(correlation_id, header_version, &r, version)?
         }
         _ => return Err(format!("{key:?} is not served")),
