@@ -12,26 +12,28 @@ demo_args() {
       --target) TARGET="$2"; shift 2 ;;
       --check) MODE=check; shift ;;
       --update) MODE=update; shift ;;
-      *) echo "usage: $0 [--target redis://host:port] [--check | --update]" >&2; exit 2 ;;
+      *) echo "usage: $0 [--target redis://host:port | kafka://host:port] [--check | --update]" >&2; exit 2 ;;
     esac
   done
 }
 
 # Unless --target named a server: starts ./target/debug/terrarium on free ports (building it if
-# missing), stops it on exit, and points TARGET at it.
+# missing), stops it on exit, and points TARGET at it: its RESP port (redis://...) by default, its
+# Kafka port (kafka://...) with `demo_start_terrarium kafka`.
 demo_start_terrarium() {
   [ -z "$TARGET" ] || return 0
-  local bin="$ROOT/target/debug/terrarium" port
+  local bin="$ROOT/target/debug/terrarium" port kport service="${1:-redis}"
   [ -x "$bin" ] || (cd "$ROOT" && cargo build -q)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$bin" up --redis-port "$port" --line-port 0 --pg-port 0 --kafka-port 0 --ephemeral --log-level warn >/dev/null &
+  kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$bin" up --redis-port "$port" --line-port 0 --pg-port 0 --kafka-port "$kport" --ephemeral --log-level warn >/dev/null &
   TPID=$!
   trap 'kill $TPID 2>/dev/null' EXIT
   for _ in $(seq 1 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))" 2>/dev/null && break
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$kport))" 2>/dev/null && break
     sleep 0.05
   done
-  TARGET="redis://127.0.0.1:$port"
+  if [ "$service" = kafka ]; then TARGET="kafka://127.0.0.1:$kport"; else TARGET="redis://127.0.0.1:$port"; fi
 }
 
 # Runs run(): plainly, diffed with expected.txt (--check), or rewriting it (--update).
