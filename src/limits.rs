@@ -189,3 +189,10 @@ pub const KAFKA_INITIAL_REBALANCE_DELAY_MS: i64 = 500;
 
 /// Kafka: how often the group coordinator's clock ticks (session timeouts, rebalance deadlines).
 pub const KAFKA_GROUP_TICK_MS: u64 = 100;
+
+/// Kafka: how often retention runs (`log.retention.check.interval.ms`; Kafka checks every 5 minutes,
+/// terrarium every 10 seconds so that a demo sees old segments go).
+pub const KAFKA_RETENTION_CHECK_MS: i64 = 10_000;
+
+/// Kafka: `log.retention.ms` default, 7 days.
+pub const KAFKA_RETENTION_MS_DEFAULT: i64 = 7 * 24 * 3600 * 1000;

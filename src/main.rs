@@ -44,6 +44,15 @@ struct UpArgs {
     /// Partitions of a topic created automatically (Kafka's `num.partitions`).
     #[arg(long, default_value_t = 1)]
     num_partitions: i32,
+    /// Kafka: a log segment rolls past this many bytes (`log.segment.bytes`).
+    #[arg(long, default_value_t = terrarium::limits::KAFKA_SEGMENT_BYTES_DEFAULT)]
+    kafka_segment_bytes: u64,
+    /// Kafka: delete segments whose newest record is older than this (`log.retention.ms`; -1 keeps all).
+    #[arg(long, default_value_t = terrarium::limits::KAFKA_RETENTION_MS_DEFAULT, allow_negative_numbers = true)]
+    kafka_retention_ms: i64,
+    /// Kafka: delete old segments while a partition is bigger than this (`log.retention.bytes`; -1 keeps all).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    kafka_retention_bytes: i64,
     /// Where durable state lives.
     #[arg(long, default_value = "./.terrarium")]
     data_dir: String,
@@ -99,6 +108,9 @@ fn up(a: UpArgs) {
         pg_port: a.pg_port,
         kafka_port: a.kafka_port,
         num_partitions: a.num_partitions,
+        kafka_segment_bytes: a.kafka_segment_bytes,
+        kafka_retention_ms: a.kafka_retention_ms,
+        kafka_retention_bytes: a.kafka_retention_bytes,
         data_dir: a.data_dir,
         ephemeral: a.ephemeral,
         requirepass: a.requirepass,

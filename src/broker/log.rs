@@ -210,6 +210,41 @@ impl Log {
     pub fn segment_bases(&self) -> Vec<i64> {
         self.segments.iter().map(|s| s.base_offset).collect()
     }
+
+    /// Bytes held by the log.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum()
+    }
+
+    /// Retention, as Kafka's log cleaner applies `cleanup.policy=delete`: whole segments go,
+    /// oldest first, while the newest record in one is older than `retention_ms` or while the log
+    /// is bigger than `retention_bytes` without it (-1 turns either rule off). The active segment
+    /// always stays, so the log end offset never moves back; the log start offset moves up to the
+    /// first remaining batch. Returns how many segments were deleted.
+    pub fn apply_retention(&mut self, now_ms: i64, retention_ms: i64, retention_bytes: i64) -> usize {
+        let mut deleted = 0;
+        while self.segments.len() > 1 {
+            let first = &self.segments[0];
+            let newest =
+                self.index.iter().take_while(|e| e.segment == 0).map(|e| e.max_timestamp).max().unwrap_or(i64::MIN);
+            let too_old = retention_ms >= 0 && newest < now_ms - retention_ms;
+            let too_big = retention_bytes >= 0 && self.size_bytes() - first.len >= retention_bytes as u64;
+            if !(too_old || too_big) {
+                break;
+            }
+            let gone = self.segments.remove(0);
+            if let Some(d) = &self.dir {
+                let _ = std::fs::remove_file(d.join(segment_name(gone.base_offset)));
+            }
+            self.index.retain(|e| e.segment != 0);
+            for e in self.index.iter_mut() {
+                e.segment -= 1;
+            }
+            deleted += 1;
+            tracing::info!("retention: deleted the segment starting at offset {}", gone.base_offset);
+        }
+        deleted
+    }
 }
 
 #[cfg(test)]
@@ -256,5 +291,31 @@ mod tests {
             pos += info.size;
         }
         assert_eq!(n, 9);
+    }
+
+    #[test]
+    fn retention_deletes_whole_old_segments_and_moves_the_start_offset() {
+        let mut log = Log::in_memory(150);
+        for _ in 0..6 {
+            append(&mut log, &[&[1u8; 60]]);
+        }
+        let segments = log.segment_count();
+        assert!(segments >= 3, "{segments} segments");
+        // Every batch carries timestamp 1000: at 1500 nothing is a second old yet.
+        assert_eq!(log.apply_retention(1500, 1000, -1), 0);
+        let deleted = log.apply_retention(5000, 1000, -1);
+        assert_eq!(deleted, segments - 1, "all but the active segment");
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(log.next_offset(), 6, "the end never moves back");
+        assert!(log.start_offset() > 0);
+        assert_eq!(batch::base_offset(&log.read(log.start_offset(), 1).unwrap()), log.start_offset());
+        // By size: keep at most ~150 bytes.
+        let mut log = Log::in_memory(150);
+        for _ in 0..6 {
+            append(&mut log, &[&[1u8; 60]]);
+        }
+        log.apply_retention(0, -1, 150);
+        assert!(log.size_bytes() <= 300, "{}", log.size_bytes());
+        assert!(log.start_offset() > 0);
     }
 }

@@ -94,6 +94,9 @@ pub struct BrokerConfig {
     pub advertised_port: u16,
     /// `group.initial.rebalance.delay.ms`.
     pub initial_rebalance_delay_ms: i64,
+    /// `log.retention.ms` and `log.retention.bytes` (-1: no limit).
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
 }
 
 pub struct Partition {
@@ -420,6 +423,22 @@ impl Broker {
         resp
     }
 
+    /// Applies retention to every partition (see `Log::apply_retention`).
+    pub fn apply_retention(&self, now_ms: i64) -> usize {
+        let topics: Vec<Arc<Topic>> = self.topics.lock().expect("topics").values().cloned().collect();
+        let mut deleted = 0;
+        for t in topics {
+            for p in &t.partitions {
+                deleted += p.log.lock().expect("log").apply_retention(
+                    now_ms,
+                    self.config.retention_ms,
+                    self.config.retention_bytes,
+                );
+            }
+        }
+        deleted
+    }
+
     /// Deletes a topic and its files.
     pub fn delete_topic(&self, name: &str) -> Result<(), i16> {
         let removed = self.topics.lock().expect("topics").remove(name);
@@ -485,8 +504,8 @@ impl Broker {
                     ("max.message.bytes", crate::limits::KAFKA_BATCH_BYTES_MAX.to_string()),
                     ("message.timestamp.type", "CreateTime".into()),
                     ("min.insync.replicas", "1".into()),
-                    ("retention.bytes", "-1".into()),
-                    ("retention.ms", "-1".into()),
+                    ("retention.bytes", self.config.retention_bytes.to_string()),
+                    ("retention.ms", self.config.retention_ms.to_string()),
                     ("segment.bytes", self.config.segment_bytes.to_string()),
                 ])
             }
@@ -494,6 +513,8 @@ impl Broker {
                 ("auto.create.topics.enable", "true".into()),
                 ("broker.id", NODE_ID.to_string()),
                 ("group.initial.rebalance.delay.ms", self.config.initial_rebalance_delay_ms.to_string()),
+                ("log.retention.bytes", self.config.retention_bytes.to_string()),
+                ("log.retention.ms", self.config.retention_ms.to_string()),
                 ("log.segment.bytes", self.config.segment_bytes.to_string()),
                 ("message.max.bytes", crate::limits::KAFKA_BATCH_BYTES_MAX.to_string()),
                 ("num.partitions", self.config.num_partitions.to_string()),

@@ -533,15 +533,22 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The group coordinator's clock: expires silent members and completes due rebalances.
+/// The broker's clock: expires silent group members, completes due rebalances, and now and then
+/// applies retention.
 pub async fn tick_groups(broker: Arc<Broker>, shared: Arc<crate::server::Shared>) {
     let mut shutdown = shared.shutdown.subscribe();
     let mut tick = tokio::time::interval(Duration::from_millis(crate::limits::KAFKA_GROUP_TICK_MS));
+    let mut last_retention = now_ms();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        broker.groups.lock().expect("groups").tick(now_ms());
+        let now = now_ms();
+        broker.groups.lock().expect("groups").tick(now);
+        if now - last_retention >= crate::limits::KAFKA_RETENTION_CHECK_MS {
+            last_retention = now;
+            broker.apply_retention(now);
+        }
     }
 }

@@ -65,10 +65,12 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     let broker = Arc::new(crate::broker::Broker::open(crate::broker::BrokerConfig {
         data_dir: (!opts.ephemeral).then(|| std::path::PathBuf::from(&opts.data_dir).join("kafka")),
         num_partitions: opts.num_partitions.max(1),
-        segment_bytes: crate::limits::KAFKA_SEGMENT_BYTES_DEFAULT,
+        segment_bytes: opts.kafka_segment_bytes.max(1),
         advertised_host: kafka_addr.ip().to_string(),
         advertised_port: kafka_addr.port(),
         initial_rebalance_delay_ms: crate::limits::KAFKA_INITIAL_REBALANCE_DELAY_MS,
+        retention_ms: opts.kafka_retention_ms,
+        retention_bytes: opts.kafka_retention_bytes,
     })?);
     tokio::spawn(crate::broker::wire::tick_groups(broker.clone(), shared.clone()));
     tokio::spawn(crate::broker::wire::accept(broker.clone(), kafka, shared.shutdown.subscribe()));

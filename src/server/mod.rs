@@ -223,6 +223,10 @@ pub struct ServerOptions {
     pub kafka_port: u16,
     /// Partitions of an auto-created Kafka topic (`num.partitions`).
     pub num_partitions: i32,
+    /// Kafka `log.segment.bytes`, `log.retention.ms`, `log.retention.bytes`.
+    pub kafka_segment_bytes: u64,
+    pub kafka_retention_ms: i64,
+    pub kafka_retention_bytes: i64,
     pub data_dir: String,
     pub ephemeral: bool,
     pub requirepass: Option<String>,
@@ -238,6 +242,9 @@ impl Default for ServerOptions {
             pg_port: 0,
             kafka_port: 0,
             num_partitions: 1,
+            kafka_segment_bytes: crate::limits::KAFKA_SEGMENT_BYTES_DEFAULT,
+            kafka_retention_ms: crate::limits::KAFKA_RETENTION_MS_DEFAULT,
+            kafka_retention_bytes: -1,
             data_dir: "./.terrarium".into(),
             ephemeral: false,
             requirepass: None,
