@@ -25,18 +25,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sqlparser::ast::Statement;
+use sqlparser::ast::{CopySource, CopyTarget, Statement};
 
+use super::copy;
 use super::exec::{self, Database, ExecError, OutColumn, Output, SqlError};
 use super::mvcc::Xid;
 use super::server::{
-    check_param_count, startup_parameters, BackendKey, Client, Completion, Connected, Engine, Prepared,
+    check_param_count, startup_parameters, BackendKey, Client, Completion, Connected, CopyInEvent, Engine, Prepared,
     StatementDescription,
 };
 use super::types::{Datum, SqlType};
 use super::wire::messages::{
-    resolve_result_formats, BackendMessage, Bind, ErrorResponse, FieldDescription, Oid, Severity, SqlState,
-    StartupMessage, Target, TransactionStatus,
+    resolve_result_formats, BackendMessage, Bind, CopyResponse, ErrorResponse, FieldDescription, Oid, Severity,
+    SqlState, StartupMessage, Target, TransactionStatus,
 };
 
 /// PostgreSQL's default `deadlock_timeout`: how long a lock wait lasts before it looks for a cycle.
@@ -58,6 +59,9 @@ pub struct SqlEngine {
     db: Arc<Mutex<Database>>,
     waits: Mutex<Waits>,
     next_session: AtomicU32,
+    /// Rung after every statement and abort: a transaction may have ended, so sessions waiting
+    /// for one look again at once instead of at their next poll.
+    txn_ended: tokio::sync::Notify,
 }
 
 impl SqlEngine {
@@ -85,6 +89,7 @@ impl Default for SqlEngine {
             db: Arc::new(Mutex::new(Database::default())),
             waits: Mutex::new(Waits::default()),
             next_session: AtomicU32::new(1),
+            txn_ended: tokio::sync::Notify::new(),
         }
     }
 }
@@ -221,12 +226,17 @@ fn encode(d: &Datum, ty: SqlType, format: i16) -> Result<Option<Bytes>, ErrorRes
             _ => vec![crate::sql::types::parse_bool(&text()).ok_or_else(unsendable)? as u8],
         },
         SqlType::Numeric => crate::sql::types::numeric_send(&text()).ok_or_else(unsendable)?,
-        SqlType::Text | SqlType::Varchar | SqlType::Unknown => text().into_bytes(),
+        SqlType::Text | SqlType::Varchar | SqlType::Unknown | SqlType::Name | SqlType::Char => text().into_bytes(),
+        SqlType::Oid => u32::try_from(int()?).map_err(|_| unsendable())?.to_be_bytes().to_vec(),
         // void_send writes nothing.
         SqlType::Void => Vec::new(),
         SqlType::Timestamptz => {
             crate::sql::types::timestamptz_send(&text()).ok_or_else(unsendable)?.to_be_bytes().to_vec()
         }
+        SqlType::Timestamp => crate::sql::types::timestamptz_send(&format!("{}+00", text()))
+            .ok_or_else(unsendable)?
+            .to_be_bytes()
+            .to_vec(),
         SqlType::Tid => crate::sql::types::tid_send(&text()).ok_or_else(unsendable)?,
         SqlType::PgLsn => crate::sql::types::pg_lsn_send(&text()).ok_or_else(unsendable)?.to_be_bytes().to_vec(),
     };
@@ -262,6 +272,15 @@ fn decode_param(value: &Option<Bytes>, format: i16, oid: Oid, index: usize) -> R
         (700, 4) => Datum::Float(f32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as f64),
         (16, 1) => Datum::Bool(v[0] != 0),
         (1700, _) => Datum::Numeric(crate::sql::types::numeric_recv(v).ok_or_else(bad)?),
+        // timestamp_recv: microseconds since 2000-01-01, read as the clock time it names.
+        (1114, 8) => {
+            let us = i64::from_be_bytes(v[..8].try_into().map_err(|_| bad())?);
+            let unix_us = us.checked_add(946_684_800_000_000).filter(|u| *u >= 0).ok_or_else(bad)?;
+            let t = std::time::UNIX_EPOCH + Duration::from_micros(unix_us as u64);
+            let text = crate::sql::types::timestamptz_text(t);
+            Datum::Text(text.strip_suffix("+00").unwrap_or(&text).to_string())
+        }
+        (26, 4) => Datum::Int(u32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as i64),
         (25 | 1043 | 1042 | 19 | 0 | 705, _) => Datum::Text(utf8()?),
         _ => return Err(bad()),
     })
@@ -330,9 +349,24 @@ fn count_params(sql: &str) -> usize {
 }
 
 impl SqlEngine {
-    /// Runs one statement, waiting (with the database unlocked) whenever another transaction
-    /// holds a row it must change.
+    /// Runs one statement: COPY through its sub-protocol ([`SqlEngine::copy`]), anything else
+    /// through the executor.
     async fn run(
+        &self,
+        sess: &mut PgSession,
+        stmt: &Statement,
+        params: &[Datum],
+        client: &mut Client,
+    ) -> Result<Output, ErrorResponse> {
+        if let Statement::Copy { .. } = stmt {
+            return self.copy(sess, stmt, params, client).await;
+        }
+        self.run_exec(sess, stmt, params, client).await
+    }
+
+    /// Runs one statement in the executor, waiting (with the database unlocked) whenever another
+    /// transaction holds a row it must change.
+    async fn run_exec(
         &self,
         sess: &mut PgSession,
         stmt: &Statement,
@@ -348,6 +382,7 @@ impl SqlEngine {
                 db.params = params.to_vec();
                 let r = exec::execute(&mut db, &mut sess.exec, stmt);
                 db.params.clear();
+                self.txn_ended.notify_waiters();
                 sleep = db.sleep_request.take();
                 if let Some(t) = &sess.exec.txn {
                     self.waits.lock().expect("waits").owner.insert(t.top, sess.id);
@@ -394,6 +429,10 @@ impl SqlEngine {
                     self.waits.lock().expect("waits").waiting.insert(sess.id, xid);
                     let since = *waited_since.get_or_insert_with(Instant::now);
                     loop {
+                        // Registered before the check, so an end between the two is not missed.
+                        let ended = self.txn_ended.notified();
+                        tokio::pin!(ended);
+                        ended.as_mut().enable();
                         if !self.db.lock().expect("database").tx.is_active(xid) {
                             break;
                         }
@@ -414,7 +453,12 @@ impl SqlEngine {
                                     .with_hint("See server log for query details."));
                             }
                         }
-                        tokio::time::sleep(Duration::from_millis(LOCK_POLL_MS)).await;
+                        // The poll stays as a backstop (and paces the deadlock check).
+                        tokio::select! {
+                            _ = &mut ended => {}
+                            _ = tokio::time::sleep(Duration::from_millis(LOCK_POLL_MS)) => {}
+                            _ = cancel.wait() => {}
+                        }
                     }
                 }
             }
@@ -434,6 +478,7 @@ impl SqlEngine {
                 sess.exec.txn = None;
             }
         }
+        self.txn_ended.notify_waiters();
     }
 
     /// A cycle through `me` in the wait-for graph, described as PostgreSQL's DETAIL does.
@@ -536,7 +581,12 @@ impl Engine for SqlEngine {
             id,
             described: false,
             in_simple_query: false,
-            exec: exec::Session::default(),
+            // The catalogs (current_user, current_database(), pg_database) name the startup's.
+            exec: exec::Session {
+                user: startup.user().to_string(),
+                database: startup.database().to_string(),
+                ..Default::default()
+            },
             prepared: Prepared::default(),
         };
         Ok(Connected { session, parameters, notices })
@@ -545,7 +595,7 @@ impl Engine for SqlEngine {
     async fn simple_query(&self, session: &mut PgSession, sql: &str, client: &mut Client) -> Result<(), ErrorResponse> {
         session.prepared.drop_unnamed_statement();
         // Parse everything first, as PostgreSQL does: a syntax error anywhere means none runs.
-        let statements = exec::parse(sql).map_err(|e| to_response(&e))?;
+        let statements = parse_sql(sql).map_err(|e| to_response(&e))?;
         if statements.is_empty() {
             client.send(BackendMessage::EmptyQueryResponse);
             return Ok(());
@@ -559,6 +609,7 @@ impl Engine for SqlEngine {
         let mut db = self.db.lock().expect("database");
         if session.exec.implicit_block {
             exec::end_implicit_block(&mut db, &mut session.exec);
+            self.txn_ended.notify_waiters();
         }
         result
     }
@@ -570,7 +621,7 @@ impl Engine for SqlEngine {
         query: &str,
         param_types: &[Oid],
     ) -> Result<(), ErrorResponse> {
-        let mut statements = exec::parse(query).map_err(|e| to_response(&e))?;
+        let mut statements = parse_sql(query).map_err(|e| to_response(&e))?;
         if statements.len() > 1 {
             return Err(ErrorResponse::error(
                 SqlState::SYNTAX_ERROR,
@@ -714,6 +765,7 @@ impl Engine for SqlEngine {
             self.waits.lock().expect("waits").owner.remove(&t.top);
         }
         self.waits.lock().expect("waits").waiting.remove(&session.id);
+        self.txn_ended.notify_waiters();
     }
 }
 
@@ -733,6 +785,287 @@ impl SqlEngine {
         let formats = resolve_result_formats(formats, columns.len())?;
         Ok(fields(&columns, &formats))
     }
+}
+
+/// [`exec::parse`], retrying a COPY whose boolean options sqlparser cannot read
+/// (`with (freeze on)`, as pgbench sends) with them spelled TRUE / FALSE.
+fn parse_sql(sql: &str) -> Result<Vec<Statement>, exec::SqlError> {
+    exec::parse(sql).or_else(|e| match copy::spell_booleans(sql) {
+        Some(respelled) => exec::parse(&respelled).map_err(|_| e),
+        None => Err(e),
+    })
+}
+
+/// COPY FROM STDIN and COPY TO STDOUT in the text format (`sql::copy`).
+///
+/// ```text
+///  COPY t (a, b) FROM STDIN ─▶ check table, columns, transaction ─▶ CopyInResponse
+///     CopyData* ─▶ lines ─▶ fields ─▶ values by each column's input function (22P02 / 22P04
+///                  at once, with CONTEXT `COPY t, line n, column a: "x"`)
+///     CopyDone  ─▶ rows staged in the session ─▶ exec: one statement inserts them all
+///                  (NOT NULL, UNIQUE, defaults, WAL, MVCC; CONTEXT `COPY t, line n` on failure)
+///     CopyFail  ─▶ 57014 `COPY from stdin failed: <message>`
+///  COPY t | (SELECT ...) TO STDOUT ─▶ the query's rows ─▶ CopyOutResponse, CopyData per row, CopyDone
+/// ```
+impl SqlEngine {
+    async fn copy(
+        &self,
+        sess: &mut PgSession,
+        stmt: &Statement,
+        params: &[Datum],
+        client: &mut Client,
+    ) -> Result<Output, ErrorResponse> {
+        let Statement::Copy { source, to, target, options, legacy_options, .. } = stmt else {
+            return Err(ErrorResponse::error(SqlState(*b"XX000"), "not a COPY statement"));
+        };
+        if sess.exec.status() == b'E' {
+            return Err(ErrorResponse::error(
+                SqlState(*b"25P02"),
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let opts = copy::text_options(options, legacy_options)?;
+        match (to, target, source) {
+            (false, CopyTarget::Stdin, CopySource::Table { table_name, columns }) => {
+                self.copy_in(sess, stmt, table_name, columns, &opts, client).await
+            }
+            (true, CopyTarget::Stdout, source) => self.copy_out(sess, source, &opts, params, client).await,
+            _ => Err(ErrorResponse::error(
+                SqlState(*b"0A000"),
+                "terrarium supports COPY FROM STDIN and COPY TO STDOUT only (no server-side files or programs)",
+            )),
+        }
+    }
+
+    /// The table's name and the columns a COPY names (all of them for none), as indexes and
+    /// [`CopyColumn`]s, with PostgreSQL's errors for a missing table or column and a repeated column.
+    fn copy_columns(
+        &self,
+        table_name: &sqlparser::ast::ObjectName,
+        columns: &[sqlparser::ast::Ident],
+    ) -> Result<(String, Vec<usize>, Vec<CopyColumn>), ErrorResponse> {
+        let table = copy::relation_name(table_name);
+        let db = self.db.lock().expect("database");
+        let Some(t) = db.tables.get(&table) else {
+            return Err(ErrorResponse::error(SqlState(*b"42P01"), format!("relation \"{table}\" does not exist")));
+        };
+        let mut targets = Vec::new();
+        if columns.is_empty() {
+            targets.extend(0..t.columns.len());
+        }
+        for c in columns {
+            let name = copy::column_name(c);
+            let Some(i) = t.columns.iter().position(|col| col.name == name) else {
+                return Err(ErrorResponse::error(
+                    SqlState(*b"42703"),
+                    format!("column \"{name}\" of relation \"{table}\" does not exist"),
+                ));
+            };
+            if targets.contains(&i) {
+                return Err(ErrorResponse::error(
+                    SqlState(*b"42701"),
+                    format!("column \"{name}\" specified more than once"),
+                ));
+            }
+            targets.push(i);
+        }
+        let described = targets
+            .iter()
+            .map(|&i| CopyColumn {
+                name: t.columns[i].name.clone(),
+                ty: t.columns[i].ty,
+                max_len: t.columns[i].max_len,
+            })
+            .collect();
+        Ok((table, targets, described))
+    }
+
+    async fn copy_in(
+        &self,
+        sess: &mut PgSession,
+        stmt: &Statement,
+        table_name: &sqlparser::ast::ObjectName,
+        columns: &[sqlparser::ast::Ident],
+        opts: &copy::TextOptions,
+        client: &mut Client,
+    ) -> Result<Output, ErrorResponse> {
+        let (table, targets, described) = self.copy_columns(table_name, columns)?;
+        client.begin_copy_in(CopyResponse { format: 0, column_formats: vec![0; targets.len()] }).await;
+        let rows = match read_copy_rows(&table, &described, opts, client).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                // PostgreSQL answers at once and ignores the rest of the data.
+                client.end_copy_in();
+                return Err(e);
+            }
+        };
+        sess.exec.copy_in = Some(exec::CopyIn { table: table.clone(), targets, rows, failed: None });
+        let result = self.run_exec(sess, stmt, &[], client).await;
+        let failed = sess.exec.copy_in.take().and_then(|c| c.failed);
+        result.map_err(|e| match failed {
+            // Each row is one line, after the header line if there is one.
+            Some(i) if e.more.as_ref().and_then(|m| m.context.as_ref()).is_none() => {
+                e.with_context(format!("COPY {table}, line {}", i as u64 + 1 + opts.header as u64))
+            }
+            _ => e,
+        })
+    }
+
+    async fn copy_out(
+        &self,
+        sess: &mut PgSession,
+        source: &CopySource,
+        opts: &copy::TextOptions,
+        params: &[Datum],
+        client: &mut Client,
+    ) -> Result<Output, ErrorResponse> {
+        let query = match source {
+            CopySource::Query(q) => Statement::Query(q.clone()),
+            CopySource::Table { table_name, columns } => {
+                let (_, _, described) = self.copy_columns(table_name, columns)?;
+                let list: Vec<String> = if columns.is_empty() {
+                    described.iter().map(|c| sqlparser::ast::Ident::with_quote('"', &c.name).to_string()).collect()
+                } else {
+                    columns.iter().map(|c| c.to_string()).collect()
+                };
+                let sql = format!("SELECT {} FROM {table_name}", list.join(", "));
+                exec::parse(&sql)
+                    .map_err(|e| to_response(&e))?
+                    .pop()
+                    .ok_or_else(|| ErrorResponse::error(SqlState(*b"XX000"), "COPY TO could not build its query"))?
+            }
+        };
+        // Rows go out as CopyData: nothing may send a RowDescription for them (pg_sleep would).
+        let described = std::mem::replace(&mut sess.described, true);
+        let out = self.run_exec(sess, &query, params, client).await;
+        sess.described = described;
+        let (columns, rows) = match out? {
+            Output::Rows { columns, rows, .. } => (columns, rows),
+            _ => {
+                return Err(ErrorResponse::error(SqlState(*b"0A000"), "COPY query must have a RETURNING clause"));
+            }
+        };
+        client
+            .send(BackendMessage::CopyOutResponse(CopyResponse { format: 0, column_formats: vec![0; columns.len()] }));
+        let mut line = Vec::new();
+        if opts.header {
+            let names: Vec<Option<String>> = columns.iter().map(|c| Some(c.name.clone())).collect();
+            copy::write_row(&mut line, &names, opts);
+            client.send(BackendMessage::CopyData(Bytes::copy_from_slice(&line)));
+        }
+        let n = rows.len();
+        for row in rows {
+            line.clear();
+            let values: Vec<Option<String>> = row.iter().map(Datum::to_text).collect();
+            copy::write_row(&mut line, &values, opts);
+            client.send(BackendMessage::CopyData(Bytes::copy_from_slice(&line)));
+            client.flush_if_full().await;
+        }
+        client.send(BackendMessage::CopyDone);
+        Ok(Output::Command(format!("COPY {n}")))
+    }
+}
+
+/// A column COPY FROM fills: what converting its text needs.
+struct CopyColumn {
+    name: String,
+    ty: SqlType,
+    /// `varchar(n)`: the most characters a value may have.
+    max_len: Option<usize>,
+}
+
+/// Reads COPY FROM STDIN's data up to CopyDone, each line converted at once into the columns'
+/// values (so a bad value is reported with its line, as PostgreSQL reports it, before the rest
+/// arrives).
+async fn read_copy_rows(
+    table: &str,
+    columns: &[CopyColumn],
+    opts: &copy::TextOptions,
+    client: &mut Client,
+) -> Result<Vec<Vec<Datum>>, ErrorResponse> {
+    let cancel = client.cancel_flag();
+    let mut reader = copy::LineReader::default();
+    let mut rows = Vec::new();
+    loop {
+        let eof = match client.next_copy_in().await {
+            CopyInEvent::Data(d) => {
+                reader.feed(&d)?;
+                false
+            }
+            CopyInEvent::Done => true,
+            CopyInEvent::Fail(m) => {
+                return Err(ErrorResponse::error(SqlState(*b"57014"), format!("COPY from stdin failed: {m}"))
+                    .with_context(format!("COPY {table}, line {}", reader.next_line_number())))
+            }
+            CopyInEvent::Gone => {
+                return Err(ErrorResponse::error(SqlState::PROTOCOL_VIOLATION, "connection lost during COPY"))
+            }
+        };
+        if cancel.is_requested() {
+            return Err(ErrorResponse::error(SqlState(*b"57014"), "canceling statement due to user request")
+                .with_context(format!("COPY {table}, line {}", reader.next_line_number())));
+        }
+        loop {
+            let line = reader.next_line(eof);
+            let n = reader.line_number();
+            let Some(line) = line.map_err(|e| e.with_context(format!("COPY {table}, line {n}")))? else { break };
+            if opts.header && n == 1 {
+                continue;
+            }
+            rows.push(copy_row(table, n, &line, columns, opts)?);
+        }
+        if eof {
+            return Ok(rows);
+        }
+    }
+}
+
+/// One line of COPY FROM STDIN as the columns' values, checked in PostgreSQL's order: the
+/// encoding, too many fields, then column by column a missing field or a value its type's input
+/// function refuses.
+fn copy_row(
+    table: &str,
+    n: u64,
+    line: &[u8],
+    columns: &[CopyColumn],
+    opts: &copy::TextOptions,
+) -> Result<Vec<Datum>, ErrorResponse> {
+    let text = copy::check_line(line).map_err(|e| e.with_context(format!("COPY {table}, line {n}")))?;
+    let context = || format!("COPY {table}, line {n}: \"{}\"", copy::display(text));
+    let bad_format = |m: String| ErrorResponse::error(SqlState(*b"22P04"), m).with_context(context());
+    if columns.is_empty() {
+        if !text.is_empty() {
+            return Err(bad_format("extra data after last expected column".into()));
+        }
+        return Ok(Vec::new());
+    }
+    let fields = copy::split_fields(text, opts).map_err(|e| e.with_context(context()))?;
+    if fields.len() > columns.len() {
+        return Err(bad_format("extra data after last expected column".into()));
+    }
+    let mut row = Vec::with_capacity(columns.len());
+    for (k, c) in columns.iter().enumerate() {
+        let Some(field) = fields.get(k) else {
+            return Err(bad_format(format!("missing data for column \"{}\"", c.name)));
+        };
+        let Some(s) = field else {
+            row.push(Datum::Null);
+            continue;
+        };
+        let in_column = |e: ErrorResponse| {
+            e.with_context(format!("COPY {table}, line {n}, column {}: \"{}\"", c.name, copy::display(s)))
+        };
+        // varchar(n)'s length is checked by its input function in PostgreSQL, so the error
+        // names the column.
+        if let Some(max) = c.max_len.filter(|&m| s.chars().count() > m) {
+            return Err(in_column(ErrorResponse::error(
+                SqlState(*b"22001"),
+                format!("value too long for type character varying({max})"),
+            )));
+        }
+        row.push(text_param(s, c.ty.oid()).map_err(in_column)?);
+    }
+    Ok(row)
 }
 
 #[cfg(test)]
@@ -763,6 +1096,13 @@ mod tests {
             (e.code, e.message.as_str()),
             (SqlState(*b"22003"), "value \"99999\" is out of range for type smallint")
         );
+    }
+
+    #[test]
+    fn binary_timestamp_parameters_name_their_clock_time() {
+        let v = Some(Bytes::from(1_500_000i64.to_be_bytes().to_vec()));
+        assert_eq!(decode_param(&v, 1, 1114, 0).unwrap(), Datum::Text("2000-01-01 00:00:01.5".into()));
+        assert_eq!(encode(&Datum::Text("2000-01-01 00:00:01.5".into()), SqlType::Timestamp, 1).unwrap(), v);
     }
 
     #[test]

@@ -34,6 +34,12 @@ use sqlparser::parser::Parser;
 use super::mvcc::{Ctid, Heap, Isolation, Snapshot, Transactions, Version, WriteOutcome, Xid};
 use super::types::{parse_bool, Datum, SqlType};
 
+mod bulk;
+mod catalog;
+mod query;
+pub use bulk::CopyIn;
+use query::{Aggs, Scope};
+
 // ------------------------------------------------------------------------------------------------
 // Errors and results.
 // ------------------------------------------------------------------------------------------------
@@ -108,6 +114,9 @@ pub struct Column {
     pub default: Option<Expr>,
     /// `serial` / `bigserial`: the default is the table's sequence.
     pub serial: bool,
+    /// The type as declared (`numeric(12,2)`, `char(8)`), for the catalogs' `format_type` and
+    /// type modifiers; `None` for columns not made by CREATE TABLE or ALTER TABLE.
+    pub declared: Option<DataType>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +188,9 @@ pub struct Database {
     /// wait can be taken back exactly (PostgreSQL would abort the transaction, or re-check rows
     /// while holding them; taking back is simpler and leaves xmin as PostgreSQL shows it).
     pub undo: Vec<(String, Ctid, Option<super::mvcc::Saved>)>,
+    /// What the catalogs keep between statements: the OIDs given to relations (stable for the
+    /// run), and the running catalog statement's user and database.
+    pub catalog: std::cell::RefCell<catalog::State>,
 }
 
 impl Default for Database {
@@ -193,6 +205,7 @@ impl Default for Database {
             skip: Default::default(),
             wal: None,
             ssi_committed: Vec::new(),
+            catalog: Default::default(),
         }
     }
 }
@@ -267,6 +280,13 @@ pub struct Session {
     /// An error the last statement raised after ending its transaction (a SERIALIZABLE COMMIT
     /// refused): the statement fails with it, and the session is idle.
     pub pending_error: Option<SqlError>,
+    /// COPY FROM STDIN's rows, read by the connection and staged for the COPY statement it then
+    /// executes (see [`bulk::copy_from`]).
+    pub copy_in: Option<CopyIn>,
+    /// The startup's user and database, as `current_user`, `current_database()` and the
+    /// catalogs (`pg_database`, `pg_roles`) show them.
+    pub user: String,
+    pub database: String,
 }
 
 impl Default for Session {
@@ -278,6 +298,9 @@ impl Default for Session {
             settings: BTreeMap::new(),
             implicit_block: false,
             pending_error: None,
+            copy_in: None,
+            user: "postgres".into(),
+            database: "postgres".into(),
         }
     }
 }
@@ -309,7 +332,13 @@ fn isolation_name(i: Isolation) -> &'static str {
 /// Parses `sql` (one or more statements) with PostgreSQL's dialect.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
     match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-        Ok(v) => Ok(v),
+        Ok(v) => match v.iter().find_map(|st| match st {
+            Statement::Query(q) => query::join_without_condition(q),
+            _ => None,
+        }) {
+            Some(end) => Err(syntax_error_after(sql, end)),
+            None => Ok(v),
+        },
         Err(e) => match without_vacuum_options(sql) {
             // sqlparser knows `VACUUM [FULL] [table]` but not VERBOSE / ANALYZE / (options):
             // read those as the plain form (terrarium prints no VERBOSE report).
@@ -333,6 +362,33 @@ fn without_vacuum_options(sql: &str) -> Option<String> {
         .filter(|w| !["verbose", "analyze", "analyse", "freeze"].contains(&w.to_ascii_lowercase().as_str()))
         .collect();
     Some(format!("VACUUM {}", words.join(" ")))
+}
+
+/// The syntax error PostgreSQL reports at the token after `end` (a line and a column, both
+/// counted from 1, as sqlparser places its spans).
+fn syntax_error_after(sql: &str, loc: sqlparser::tokenizer::Location) -> SqlError {
+    let (mut line, mut col) = (1u64, 1u64);
+    let mut offset = sql.len();
+    for (i, c) in sql.char_indices() {
+        if line == loc.line && col == loc.column {
+            offset = i;
+            break;
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    let rest = sql[offset..].trim_start();
+    let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let token = if word.is_empty() { rest.chars().next().map(String::from).unwrap_or_default() } else { word };
+    if token.is_empty() {
+        SqlError::new("42601", "syntax error at end of input")
+    } else {
+        SqlError::new("42601", format!("syntax error at or near \"{token}\""))
+    }
 }
 
 /// PostgreSQL's wording for a parse error: `syntax error at or near "x"` or `... at end of input`.
@@ -736,6 +792,9 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         Statement::Deallocate { .. } => Ok(Output::Command("DEALLOCATE".into())),
         Statement::CreateTable(ct) => create_table(db, sess, ct),
         Statement::AlterTable(at) => alter_table(db, sess, at),
+        Statement::Copy { to: false, .. } => {
+            in_statement_xact(db, sess, |db, sess, xid| bulk::copy_from(db, sess, xid))
+        }
         Statement::Vacuum(v) => {
             let t = sess.txn.as_ref().expect("open");
             if t.explicit || sess.implicit_block {
@@ -803,6 +862,17 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         Statement::Query(q) if !q.locks.is_empty() => in_statement_xact(db, sess, |db, sess, xid| {
             let r = lock_rows(db, sess, q, xid).and_then(|_| select(db, sess, q));
             db.skip.clear();
+            r
+        }),
+        Statement::Query(q) if catalog::uses(q.as_ref()).is_some() => catalog::run_query(db, sess, q, |db, sess| {
+            let stat = mentions_stat_view(q);
+            if stat {
+                materialize_stat_view(db);
+            }
+            let r = select(db, sess, q);
+            if stat {
+                db.tables.remove(STAT_VIEW);
+            }
             r
         }),
         Statement::Query(q) if mentions_stat_view(q) => {
@@ -996,6 +1066,8 @@ fn ident(i: &ast::Ident) -> String {
 
 fn column_type(dt: &DataType) -> R<(SqlType, Option<usize>, bool)> {
     let name = dt.to_string().to_lowercase();
+    // psql spells its casts `x::pg_catalog.text`.
+    let name = name.strip_prefix("pg_catalog.").map(str::to_string).unwrap_or(name);
     let base = name.split('(').next().unwrap_or("").trim();
     let len = name.split('(').nth(1).and_then(|r| r.trim_end_matches(')').split(',').next()?.trim().parse().ok());
     Ok(match base {
@@ -1009,9 +1081,13 @@ fn column_type(dt: &DataType) -> R<(SqlType, Option<usize>, bool)> {
         "double precision" | "float8" | "float" | "double" => (SqlType::Float8, None, false),
         "numeric" | "decimal" => (SqlType::Numeric, None, false),
         "text" => (SqlType::Text, None, false),
+        "timestamp" | "timestamp without time zone" => (SqlType::Timestamp, None, false),
         "varchar" | "character varying" => (SqlType::Varchar, len, false),
         "char" | "character" => (SqlType::Varchar, len.or(Some(1)), false),
-        other => return Err(SqlError::new("42704", format!("type \"{other}\" does not exist")).into()),
+        other => match catalog::type_named(other) {
+            Some(t) => (t, None, false),
+            None => return Err(SqlError::new("42704", format!("type \"{other}\" does not exist")).into()),
+        },
     })
 }
 
@@ -1032,11 +1108,27 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
         return Err(SqlError::new("42P01", format!("relation \"{name}\" does not exist")).into());
     }
     for op in &at.operations {
+        if let ast::AlterTableOperation::AddConstraint { constraint, .. } = op {
+            bulk::add_constraint(db, &name, constraint)?;
+            continue;
+        }
         let ast::AlterTableOperation::AddColumn { if_not_exists, column_def: c, .. } = op else {
-            return Err(SqlError::new("0A000", "terrarium supports ALTER TABLE ... ADD COLUMN only").into());
+            return Err(SqlError::new(
+                "0A000",
+                "terrarium supports ALTER TABLE ... ADD COLUMN / PRIMARY KEY / UNIQUE only",
+            )
+            .into());
         };
         let (ty, max_len, serial) = column_type(&c.data_type)?;
-        let mut col = Column { name: ident(&c.name), ty, max_len, not_null: serial, default: None, serial };
+        let mut col = Column {
+            name: ident(&c.name),
+            ty,
+            max_len,
+            not_null: serial,
+            default: None,
+            serial,
+            declared: Some(c.data_type.clone()),
+        };
         for o in &c.options {
             match &o.option {
                 ColumnOption::NotNull => col.not_null = true,
@@ -1065,7 +1157,7 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
             .into());
         }
         let value = match &col.default {
-            Some(d) => coerce(eval(d, &Scope::empty(), db, &mut 0)?, col.ty, col.max_len, Some(&col.name))?,
+            Some(d) => coerce(eval(d, &Scope::empty(), db)?, col.ty, col.max_len, Some(&col.name))?,
             None => Datum::Null,
         };
         if col.not_null && value.is_null() && t.heap.all().next().is_some() {
@@ -1100,7 +1192,15 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
     let mut uniques = Vec::new();
     for c in &ct.columns {
         let (ty, max_len, serial) = column_type(&c.data_type)?;
-        let mut col = Column { name: ident(&c.name), ty, max_len, not_null: serial, default: None, serial };
+        let mut col = Column {
+            name: ident(&c.name),
+            ty,
+            max_len,
+            not_null: serial,
+            default: None,
+            serial,
+            declared: Some(c.data_type.clone()),
+        };
         let idx = columns.len();
         for opt in &c.options {
             match &opt.option {
@@ -1167,52 +1267,6 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
 // Expressions.
 // ------------------------------------------------------------------------------------------------
 
-/// What an expression can refer to: the row being looked at, if any.
-struct Scope<'a> {
-    table: Option<&'a Table>,
-    alias: Option<String>,
-    row: Option<(Ctid, &'a Version<Row>)>,
-    /// Set while evaluating an aggregate query's output: the aggregates' values, in the order
-    /// `collect_aggregates` found them.
-    aggregates: Option<&'a [Datum]>,
-}
-
-impl<'a> Scope<'a> {
-    fn empty() -> Self {
-        Scope { table: None, alias: None, row: None, aggregates: None }
-    }
-}
-
-fn column_ref(scope: &Scope, qualifier: Option<&str>, name: &str) -> R<Datum> {
-    if let (Some(q), Some(t)) = (qualifier, scope.table) {
-        let matches = scope.alias.as_deref() == Some(q) || (scope.alias.is_none() && t.name == q);
-        if !matches {
-            // Once a table has an alias, its own name no longer refers to it.
-            if let Some(alias) = scope.alias.as_deref().filter(|_| t.name == q) {
-                return Err(SqlError::new(
-                    "42P01",
-                    format!("invalid reference to FROM-clause entry for table \"{q}\""),
-                )
-                .hint(format!("Perhaps you meant to reference the table alias \"{alias}\"."))
-                .into());
-            }
-            return Err(SqlError::new("42P01", format!("missing FROM-clause entry for table \"{q}\"")).into());
-        }
-    }
-    let (Some(t), Some((ctid, v))) = (scope.table, scope.row) else {
-        return Err(SqlError::new("42703", format!("column \"{name}\" does not exist")).into());
-    };
-    if let Some(i) = t.column(name) {
-        return Ok(v.row[i].clone());
-    }
-    match name {
-        "xmin" => Ok(Datum::Int(v.xmin as i64)),
-        "xmax" => Ok(Datum::Int(v.xmax as i64)),
-        "ctid" => Ok(Datum::Text(ctid.to_string())),
-        _ => Err(SqlError::new("42703", format!("column \"{name}\" does not exist")).into()),
-    }
-}
-
 fn literal(v: &Value) -> R<Datum> {
     Ok(match v {
         Value::Number(s, _) => match s.parse::<i64>() {
@@ -1257,13 +1311,12 @@ fn function_args(f: &ast::Function) -> Vec<&FunctionArgExpr> {
     }
 }
 
-fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datum> {
+fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
     match e {
-        Expr::Identifier(i) => column_ref(scope, None, &ident(i)),
+        Expr::Identifier(i) => query::column_value(scope, None, &ident(i)),
         Expr::CompoundIdentifier(parts) => {
-            let name = parts.last().map(ident).unwrap_or_default();
-            let q = if parts.len() >= 2 { Some(ident(&parts[parts.len() - 2])) } else { None };
-            column_ref(scope, q.as_deref(), &name)
+            let (q, name) = query::split_name(parts);
+            query::column_value(scope, q.as_deref(), &name)
         }
         Expr::Value(v) => match &v.value {
             Value::Placeholder(p) => {
@@ -1275,9 +1328,11 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
             }
             other => literal(other),
         },
-        Expr::Nested(inner) => eval(inner, scope, db, agg_index),
+        Expr::Nested(inner) => eval(inner, scope, db),
+        // Collations do not change how terrarium compares strings (bytewise, as "C" does).
+        Expr::Collate { expr, .. } => eval(expr, scope, db),
         Expr::UnaryOp { op, expr } => {
-            let v = eval(expr, scope, db, agg_index)?;
+            let v = eval(expr, scope, db)?;
             match (op, v) {
                 (_, Datum::Null) => Ok(Datum::Null),
                 (UnaryOperator::Not, Datum::Bool(b)) => Ok(Datum::Bool(!b)),
@@ -1295,43 +1350,44 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
             }
         }
         Expr::BinaryOp { left, op, right } => {
-            let l = eval(left, scope, db, agg_index)?;
+            let l = eval(left, scope, db)?;
             // AND / OR are three-valued and need the right side even when the left is NULL.
-            let r = eval(right, scope, db, agg_index)?;
+            let r = eval(right, scope, db)?;
             let (l, r) = if matches!(op, BinaryOperator::And | BinaryOperator::Or | BinaryOperator::StringConcat) {
                 (l, r)
             } else {
-                let l2 = adopt_type(left, l.clone(), right, &r, scope)?;
-                (l2, adopt_type(right, r, left, &l, scope)?)
+                let l2 = adopt_type(left, l.clone(), right, &r, scope, db)?;
+                (l2, adopt_type(right, r, left, &l, scope, db)?)
             };
             let out = binary(op, l, r)?;
             // Integers are computed in 64 bits; an int4 result must still fit int4, as it must in
             // PostgreSQL, where `2147483647 + 1` is an error rather than a bigint.
+            // (The type is only looked up for values past int2's range.)
             if let Datum::Int(n) = out {
-                match static_type(e, scope.table) {
-                    SqlType::Int4 if i32::try_from(n).is_err() => {
-                        return Err(SqlError::new("22003", "integer out of range").into())
+                if i16::try_from(n).is_err() {
+                    match static_type(e, scope, db) {
+                        SqlType::Int4 if i32::try_from(n).is_err() => {
+                            return Err(SqlError::new("22003", "integer out of range").into())
+                        }
+                        SqlType::Int2 => return Err(SqlError::new("22003", "smallint out of range").into()),
+                        _ => {}
                     }
-                    SqlType::Int2 if i16::try_from(n).is_err() => {
-                        return Err(SqlError::new("22003", "smallint out of range").into())
-                    }
-                    _ => {}
                 }
             }
             Ok(out)
         }
-        Expr::IsNull(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)?.is_null())),
-        Expr::IsNotNull(x) => Ok(Datum::Bool(!eval(x, scope, db, agg_index)?.is_null())),
-        Expr::IsTrue(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)? == Datum::Bool(true))),
-        Expr::IsFalse(x) => Ok(Datum::Bool(eval(x, scope, db, agg_index)? == Datum::Bool(false))),
+        Expr::IsNull(x) => Ok(Datum::Bool(eval(x, scope, db)?.is_null())),
+        Expr::IsNotNull(x) => Ok(Datum::Bool(!eval(x, scope, db)?.is_null())),
+        Expr::IsTrue(x) => Ok(Datum::Bool(eval(x, scope, db)? == Datum::Bool(true))),
+        Expr::IsFalse(x) => Ok(Datum::Bool(eval(x, scope, db)? == Datum::Bool(false))),
         Expr::In { expr, target: ast::InTarget::List(list), negated, .. } => {
-            let v = eval(expr, scope, db, agg_index)?;
+            let v = eval(expr, scope, db)?;
             if v.is_null() {
                 return Ok(Datum::Null);
             }
             let mut saw_null = false;
             for item in list {
-                let x = eval(item, scope, db, agg_index)?;
+                let x = eval(item, scope, db)?;
                 match v.compare(&x) {
                     Some(std::cmp::Ordering::Equal) => return Ok(Datum::Bool(!negated)),
                     None => saw_null |= x.is_null(),
@@ -1341,17 +1397,17 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
             Ok(if saw_null { Datum::Null } else { Datum::Bool(*negated) })
         }
         Expr::Between { expr, negated, low, high } => {
-            let v = eval(expr, scope, db, agg_index)?;
-            let lo = eval(low, scope, db, agg_index)?;
-            let hi = eval(high, scope, db, agg_index)?;
+            let v = eval(expr, scope, db)?;
+            let lo = eval(low, scope, db)?;
+            let hi = eval(high, scope, db)?;
             match (v.compare(&lo), v.compare(&hi)) {
                 (Some(a), Some(b)) => Ok(Datum::Bool((a.is_ge() && b.is_le()) != *negated)),
                 _ => Ok(Datum::Null),
             }
         }
         Expr::Like { negated, expr, pattern, .. } => {
-            let v = eval(expr, scope, db, agg_index)?;
-            let p = eval(pattern, scope, db, agg_index)?;
+            let v = eval(expr, scope, db)?;
+            let p = eval(pattern, scope, db)?;
             match (v, p) {
                 (Datum::Null, _) | (_, Datum::Null) => Ok(Datum::Null),
                 (v, p) => {
@@ -1361,24 +1417,41 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
             }
         }
         Expr::Cast { expr, data_type, .. } => {
-            let v = eval(expr, scope, db, agg_index)?;
+            let v = eval(expr, scope, db)?;
+            if let Some(r) = catalog::cast(db, &v, data_type) {
+                return r;
+            }
             let (ty, max_len, _) = column_type(data_type)?;
             coerce(v, ty, max_len, None)
         }
         Expr::Function(f) => {
             let name = function_name(f);
+            if let (FunctionArguments::Subquery(q), "array") = (&f.args, name.as_str()) {
+                return Ok(catalog::array_of_rows(&query::subquery_rows(q, scope, db)?));
+            }
+            if name == "generate_series" {
+                // A set-returning call in the select list: its value at the current step.
+                let key = f as *const ast::Function as usize;
+                return match scope.srfs.iter().find(|(k, _)| *k == key) {
+                    Some((_, v)) => Ok(v.clone()),
+                    None => Err(SqlError::new("0A000", "set-returning functions are not allowed here").into()),
+                };
+            }
             if is_aggregate(&name) {
-                if let Some(aggs) = scope.aggregates {
-                    let v = aggs.get(*agg_index).cloned().unwrap_or(Datum::Null);
-                    *agg_index += 1;
-                    return Ok(v);
-                }
-                return Err(SqlError::new("42803", "aggregate functions are not allowed in WHERE").into());
+                // The group's value of this very call (found by its place in the statement).
+                let key = f as *const ast::Function as usize;
+                return match scope.aggs {
+                    Aggs::Values(v) => {
+                        Ok(v.iter().find(|(k, _)| *k == key).map(|x| x.1.clone()).unwrap_or(Datum::Null))
+                    }
+                    Aggs::Dry => Ok(Datum::Int(1)),
+                    Aggs::None => Err(SqlError::new("42803", "aggregate functions are not allowed in WHERE").into()),
+                };
             }
             let args: Vec<Datum> = function_args(f)
                 .into_iter()
                 .map(|a| match a {
-                    FunctionArgExpr::Expr(e) => eval(e, scope, db, agg_index),
+                    FunctionArgExpr::Expr(e) => eval(e, scope, db),
                     _ => Ok(Datum::Null),
                 })
                 .collect::<R<_>>()?;
@@ -1425,27 +1498,97 @@ fn eval(e: &Expr, scope: &Scope, db: &Database, agg_index: &mut usize) -> R<Datu
                 db.sleep_request.set(Some(before + secs.max(0.0)));
                 return Ok(Datum::Text(String::new()));
             }
+            if let Some(r) = catalog::function(db, &name, &args) {
+                return r;
+            }
             scalar_function(&name, args)
+        }
+        Expr::Subquery(q) => {
+            let rows = query::subquery_rows(q, scope, db)?;
+            match rows.as_slice() {
+                [] => Ok(Datum::Null),
+                [one] => Ok(one.first().cloned().unwrap_or(Datum::Null)),
+                _ => {
+                    Err(SqlError::new("21000", "more than one row returned by a subquery used as an expression").into())
+                }
+            }
+        }
+        Expr::Exists { subquery, negated } => {
+            let rows = query::subquery_rows(subquery, scope, db)?;
+            Ok(Datum::Bool(rows.is_empty() == *negated))
+        }
+        Expr::In { expr, target: ast::InTarget::Subquery(q), negated, .. } => {
+            let v = eval(expr, scope, db)?;
+            query::in_subquery(q, v, *negated, scope, db)
+        }
+        Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right } => {
+            let Expr::Subquery(q) = right.as_ref() else {
+                // Over an array (held as its text form, as the catalogs' arrays are).
+                let v = eval(left, scope, db)?;
+                let array = eval(right, scope, db)?;
+                return catalog::quantified_array(compare_op, v, array, matches!(e, Expr::AnyOp { .. }));
+            };
+            let v = eval(left, scope, db)?;
+            let rows = query::subquery_rows(q, scope, db)?;
+            quantified(compare_op, v, &rows, matches!(e, Expr::AnyOp { .. }), false)
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            let subject = operand.as_ref().map(|o| eval(o, scope, db)).transpose()?;
+            for w in conditions {
+                let c = eval(&w.condition, scope, db)?;
+                let hit = match &subject {
+                    Some(s) => s.compare(&c) == Some(std::cmp::Ordering::Equal),
+                    None => truthy(&c),
+                };
+                if hit {
+                    return eval(&w.result, scope, db);
+                }
+            }
+            match else_result {
+                Some(x) => eval(x, scope, db),
+                None => Ok(Datum::Null),
+            }
         }
         other => Err(SqlError::new("0A000", format!("terrarium does not support the expression {other}")).into()),
     }
 }
 
+/// `v IN (subquery)` and `v op ANY / ALL (subquery)`, three-valued: ANY is true when one
+/// comparison is, ALL false when one is; otherwise a NULL comparison makes the answer NULL.
+fn quantified(op: &BinaryOperator, v: Datum, rows: &[Row], any: bool, negated: bool) -> R<Datum> {
+    let mut saw_null = false;
+    for r in rows {
+        let x = r.first().cloned().unwrap_or(Datum::Null);
+        match binary(op, v.clone(), x)? {
+            Datum::Bool(b) if b == any => return Ok(Datum::Bool(any != negated)),
+            Datum::Bool(_) => {}
+            _ => saw_null = true,
+        }
+    }
+    Ok(if saw_null { Datum::Null } else { Datum::Bool(any == negated) })
+}
+
 /// A quoted literal (PostgreSQL's type `unknown`) facing a number or a boolean takes that
 /// side's type, as PostgreSQL resolves `unknown`: `id = 'abc'` is 22P02 for integer, not 42883.
-fn adopt_type(e: &Expr, value: Datum, other_expr: &Expr, other: &Datum, scope: &Scope) -> R<Datum> {
+fn adopt_type(e: &Expr, value: Datum, other_expr: &Expr, other: &Datum, scope: &Scope, db: &Database) -> R<Datum> {
+    if let Some(oid) = catalog::reg_as_oid(db, e, &value, other) {
+        return Ok(oid);
+    }
     let quoted = matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
-    if !quoted || !matches!(other, Datum::Int(_) | Datum::Float(_) | Datum::Numeric(_) | Datum::Bool(_)) {
+    // (A NULL on the other side still has its column's type: PostgreSQL reads the literal as that
+    // type while planning, whatever the rows hold.)
+    if !quoted || !matches!(other, Datum::Int(_) | Datum::Float(_) | Datum::Numeric(_) | Datum::Bool(_) | Datum::Null) {
         return Ok(value);
     }
-    let ty = match static_type(other_expr, scope.table) {
+    let ty = match static_type(other_expr, scope, db) {
         t @ (SqlType::Int2
         | SqlType::Int4
         | SqlType::Int8
         | SqlType::Float4
         | SqlType::Float8
         | SqlType::Numeric
-        | SqlType::Bool) => t,
+        | SqlType::Bool
+        | SqlType::Oid) => t,
         _ => return Ok(value),
     };
     coerce(value, ty, None, None)
@@ -1589,6 +1732,11 @@ fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
         | BinaryOperator::Multiply
         | BinaryOperator::Divide
         | BinaryOperator::Modulo => arithmetic(op, l, r),
+        BinaryOperator::PGRegexMatch
+        | BinaryOperator::PGRegexIMatch
+        | BinaryOperator::PGRegexNotMatch
+        | BinaryOperator::PGRegexNotIMatch
+        | BinaryOperator::PGCustomBinaryOperator(_) => catalog::operator(op, l, r),
         other => Err(SqlError::new("0A000", format!("terrarium does not support the operator {other}")).into()),
     }
 }
@@ -1815,6 +1963,28 @@ fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -
         }
         (SqlType::Bool, Datum::Bool(b)) => Datum::Bool(b),
         (SqlType::Bool, Datum::Text(s)) => Datum::Bool(parse_bool(&s).ok_or_else(|| bad(&s))?),
+        (SqlType::Timestamp, Datum::Text(s)) => Datum::Text(bulk::timestamp_in(&s)?),
+        (SqlType::Oid, Datum::Int(n)) => {
+            // oidin accepts what fits 32 bits, negative numbers wrapping as in C.
+            let n = u32::try_from(n).or_else(|_| i32::try_from(n).map(|x| x as u32)).map_err(|_| {
+                ExecError::from(SqlError::new("22003", format!("value \"{n}\" is out of range for type oid")))
+            })?;
+            Datum::Int(i64::from(n))
+        }
+        (SqlType::Oid, Datum::Text(s)) => {
+            let n: i64 = s.trim().parse().map_err(|_| bad(&s))?;
+            return coerce(Datum::Int(n), ty, max_len, column);
+        }
+        (SqlType::Name, d) => {
+            // A name keeps at most 63 bytes (NAMEDATALEN - 1), cut at a character boundary.
+            let s = d.to_text().unwrap_or_default();
+            let mut end = s.len().min(63);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            Datum::Text(s[..end].to_string())
+        }
+        (SqlType::Char, d) => Datum::Text(d.to_text().unwrap_or_default().chars().take(1).collect()),
         (SqlType::Text | SqlType::Varchar | SqlType::Unknown, d) => {
             let s = d.to_text().unwrap_or_default();
             if let Some(n) = max_len {
@@ -1957,6 +2127,10 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
     // `None` is the DEFAULT keyword; an explicit NULL is `Some(Datum::Null)` and stays NULL.
     let value_rows: Vec<Vec<Option<Datum>>> = match source.body.as_ref() {
         SetExpr::Values(values) => {
+            // A subquery among the values reads through the statement's snapshot.
+            let s = snapshot(db, sess);
+            let ctx = query::Ctx::new(s, false);
+            let scope = Scope { ctx: Some(&ctx), ..Scope::empty() };
             let mut out = Vec::new();
             for exprs in &values.rows {
                 if exprs.content.len() > targets.len() {
@@ -1972,17 +2146,31 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
                     row.push(if matches!(e, Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default")) {
                         None
                     } else {
-                        Some(eval(e, &Scope::empty(), db, &mut 0)?)
+                        Some(eval(e, &scope, db)?)
                     });
                 }
                 out.push(row);
             }
+            for t in ctx.reads.take() {
+                note_read(sess, &t);
+            }
             out
         }
-        _ => match select(db, sess, source)? {
-            Output::Rows { rows, .. } => rows.into_iter().map(|r| r.into_iter().map(Some).collect()).collect(),
-            _ => Vec::new(),
-        },
+        _ => {
+            // INSERT ... SELECT: the query's width is checked against the target columns while
+            // the statement is analysed, before any row is read.
+            let width = query::plan_query(db, source, None)?.columns.len();
+            if width > targets.len() {
+                return Err(SqlError::new("42601", "INSERT has more expressions than target columns").into());
+            }
+            if !ins.columns.is_empty() && width < targets.len() {
+                return Err(SqlError::new("42601", "INSERT has more target columns than expressions").into());
+            }
+            match select(db, sess, source)? {
+                Output::Rows { rows, .. } => rows.into_iter().map(|r| r.into_iter().map(Some).collect()).collect(),
+                _ => Vec::new(),
+            }
+        }
     };
     let own = sess.txn.as_ref().expect("open").own.clone();
     let cid = sess.txn.as_ref().expect("open").cid;
@@ -2006,7 +2194,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
                 t.sequence += 1;
                 row[i] = Datum::Int(t.sequence);
             } else if let Some(d) = &c.default {
-                let v = eval(d, &Scope::empty(), db, &mut 0)?;
+                let v = eval(d, &Scope::empty(), db)?;
                 row[i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
             }
         }
@@ -2044,20 +2232,28 @@ impl Table {
 
 fn returning(db: &Database, name: &str, ctids: &[Ctid], items: &[SelectItem], tag: String) -> R<Output> {
     let table = db.tables.get(name).expect("exists");
-    let (columns, exprs) = projection(table, items, None)?;
+    let ns = [query::NsItem::table(table, None)];
+    let (columns, outs) = query::returning_list(db, items, &Scope { ns: &ns, rtable: &ns, ..Scope::empty() })?;
     let mut rows = Vec::new();
     for &c in ctids {
         let v = table.heap.get(c).expect("just written");
-        let scope = Scope { table: Some(table), alias: None, row: Some((c, v)), aggregates: None };
-        rows.push(exprs.iter().map(|e| eval(e, &scope, db, &mut 0)).collect::<R<Vec<_>>>()?);
+        let scope = Scope::heap(&ns, c, v, None);
+        rows.push(outs.iter().map(|o| query::out_value(o, &scope, db)).collect::<R<Vec<_>>>()?);
     }
     Ok(Output::Rows { columns, rows, tag })
 }
 
-/// The visible rows of `name` that satisfy `selection`.
 /// The versions a WHERE clause can be answered from through a unique index: when one of its
-/// AND-ed terms is `column = constant` on a single-column unique constraint. `None` means scan.
-fn index_candidates(db: &Database, t: &Table, selection: Option<&Expr>) -> Option<Vec<Ctid>> {
+/// AND-ed terms is `column = value` on a single-column unique constraint, the value naming
+/// nothing of the table's level (`ns`): a constant, a parameter, or a column of an enclosing
+/// query (computed in `values`, a correlated subquery's surroundings). `None` means scan.
+fn index_candidates(
+    db: &Database,
+    t: &Table,
+    selection: &Expr,
+    ns: &[query::NsItem],
+    values: &Scope,
+) -> Option<Vec<Ctid>> {
     fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
         match e {
             Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
@@ -2069,19 +2265,26 @@ fn index_candidates(db: &Database, t: &Table, selection: Option<&Expr>) -> Optio
         }
     }
     let mut terms = Vec::new();
-    conjuncts(selection?, &mut terms);
+    conjuncts(selection, &mut terms);
+    let local = Scope { ns, rtable: ns, ..Scope::empty() };
     for term in terms {
         let Expr::BinaryOp { left, op: BinaryOperator::Eq, right } = term else { continue };
         for (col, value) in [(left, right), (right, left)] {
-            let name = match col.as_ref() {
-                Expr::Identifier(i) => ident(i),
-                Expr::CompoundIdentifier(p) => p.last().map(ident).unwrap_or_default(),
+            let found = match col.as_ref() {
+                Expr::Identifier(i) => query::resolve(&local, None, &ident(i)),
+                Expr::CompoundIdentifier(p) => {
+                    let (q, name) = query::split_name(p);
+                    query::resolve(&local, q.as_deref(), &name)
+                }
                 _ => continue,
             };
-            let Some(ci) = t.column(&name) else { continue };
+            let Ok((0, query::Target::Col(query::ColSrc::At(ci), _))) = found else { continue };
+            if ci >= t.columns.len() || query::names_level(value, ns) {
+                continue;
+            }
             let Some(u) = t.uniques.iter().position(|u| u.columns == [ci]) else { continue };
-            // A constant (no column in it), converted as the comparison would convert it.
-            let Ok(v) = eval(value, &Scope::empty(), db, &mut 0) else { continue };
+            // The value, converted as the comparison would convert it.
+            let Ok(v) = eval(value, values, db) else { continue };
             let c = &t.columns[ci];
             let Ok(v) = coerce(v, c.ty, None, None) else { continue };
             let Some(key) = v.to_text() else { return Some(Vec::new()) };
@@ -2111,13 +2314,23 @@ fn visible_versions<'a>(
     }
 }
 
-fn matching(db: &Database, name: &str, alias: Option<String>, selection: Option<&Expr>, s: &Snapshot) -> R<Vec<Ctid>> {
+/// The visible rows of `name` that satisfy `selection` (UPDATE and DELETE).
+fn matching(
+    db: &Database,
+    ctx: &query::Ctx,
+    name: &str,
+    alias: Option<&str>,
+    selection: Option<&Expr>,
+) -> R<Vec<Ctid>> {
     let table =
         db.tables.get(name).ok_or_else(|| SqlError::new("42P01", format!("relation \"{name}\" does not exist")))?;
+    let ns = [query::NsItem::table(table, alias)];
+    let values = Scope { ctx: Some(ctx), ..Scope::empty() };
+    let candidates = selection.and_then(|w| index_candidates(db, table, w, &ns, &values));
     let mut out = Vec::new();
-    for (ctid, v) in visible_versions(db, table, s, index_candidates(db, table, selection)) {
-        let scope = Scope { table: Some(table), alias: alias.clone(), row: Some((ctid, v)), aggregates: None };
-        if selection.map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d))).transpose()?.unwrap_or(true) {
+    for (ctid, v) in visible_versions(db, table, &ctx.snapshot, candidates) {
+        let scope = Scope::heap(&ns, ctid, v, Some(ctx));
+        if selection.map(|w| eval(w, &scope, db).map(|d| truthy(&d))).transpose()?.unwrap_or(true) {
             out.push(ctid);
         }
     }
@@ -2155,33 +2368,50 @@ fn modify(
     let s = snapshot(db, sess);
     let t = sess.txn.as_ref().expect("open");
     let (own, cid, isolation) = (t.own.clone(), t.cid, t.isolation);
-    let targets = matching(db, name, alias.clone(), selection, &s)?;
+    // Subqueries in WHERE and SET read through the statement's snapshot too.
+    let ctx = query::Ctx::new(s, false);
+    let written = modify_rows(db, sess, &ctx, name, alias.as_deref(), selection, change, xid, (&own, cid, isolation));
+    for t in ctx.reads.take() {
+        note_read(sess, &t);
+    }
+    written
+}
+
+#[allow(clippy::too_many_arguments)]
+fn modify_rows(
+    db: &mut Database,
+    sess: &mut Session,
+    ctx: &query::Ctx,
+    name: &str,
+    alias: Option<&str>,
+    selection: Option<&Expr>,
+    change: &Change,
+    xid: Xid,
+    (own, cid, isolation): (&[Xid], u32, Isolation),
+) -> R<Vec<Ctid>> {
+    let targets = matching(db, ctx, name, alias, selection)?;
+    let ns = [query::NsItem::table(table_mut(db, name)?, alias)];
     let mut written = Vec::new();
     for mut ctid in targets {
         loop {
             let table = db.tables.get(name).expect("exists");
             // Row conflicts first, as PostgreSQL: a concurrent update is a wait or a 40001 before
             // any constraint is looked at.
-            let outcome = table.heap.check_writable(&db.tx, ctid, &own).err();
+            let outcome = table.heap.check_writable(&db.tx, ctid, own).err();
             let old = table.heap.get(ctid).expect("visible").clone();
             let new_row = if outcome.is_some() {
                 None
             } else {
                 match change {
                     Change::Update(sets) => {
-                        let scope = Scope {
-                            table: Some(table),
-                            alias: alias.clone(),
-                            row: Some((ctid, &old)),
-                            aggregates: None,
-                        };
+                        let scope = Scope::heap(&ns, ctid, &old, Some(ctx));
                         let mut row = old.row.clone();
                         for (i, e) in sets {
-                            let v = eval(e, &scope, db, &mut 0)?;
+                            let v = eval(e, &scope, db)?;
                             let c = &table.columns[*i];
                             row[*i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
                         }
-                        check_row(db, table, &row, &own, Some(ctid))?;
+                        check_row(db, table, &row, own, Some(ctid))?;
                         Some(row)
                     }
                     Change::Delete => None,
@@ -2193,7 +2423,7 @@ fn modify(
                 (Some(o), _) => o,
                 (None, Some(row)) => {
                     let saved = table.heap.saved(ctid);
-                    let o = table.heap.update(tx, ctid, xid, cid, &own, row);
+                    let o = table.heap.update(tx, ctid, xid, cid, own, row);
                     if let WriteOutcome::Ok(Some(new)) = o {
                         db.undo.push((name.to_string(), ctid, saved));
                         db.undo.push((name.to_string(), new, None));
@@ -2215,7 +2445,7 @@ fn modify(
                 }
                 (None, None) => {
                     let saved = table.heap.saved(ctid);
-                    let o = table.heap.delete(tx, ctid, xid, cid, &own);
+                    let o = table.heap.delete(tx, ctid, xid, cid, own);
                     if matches!(o, WriteOutcome::Ok(_)) {
                         db.undo.push((name.to_string(), ctid, saved));
                         log_change(sess, xid, super::wal::WalEntry::Delete { table: name.to_string(), ctid, xid });
@@ -2238,10 +2468,8 @@ fn modify(
                         newest = n;
                     }
                     let v = table.heap.get(newest).expect("exists");
-                    let scope =
-                        Scope { table: Some(table), alias: alias.clone(), row: Some((newest, v)), aggregates: None };
-                    let still =
-                        selection.map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d))).transpose()?.unwrap_or(true);
+                    let scope = Scope::heap(&ns, newest, v, Some(ctx));
+                    let still = selection.map(|w| eval(w, &scope, db).map(|d| truthy(&d))).transpose()?.unwrap_or(true);
                     if !still {
                         break;
                     }
@@ -2311,9 +2539,18 @@ fn output_name(e: &Expr) -> String {
         Expr::CompoundIdentifier(p) => p.last().map(ident).unwrap_or_default(),
         Expr::Function(f) => function_name(f),
         Expr::Nested(inner) => output_name(inner),
+        Expr::Subquery(q) => query::subquery_output_name(q),
+        // `NOT EXISTS` is a NOT over EXISTS to PostgreSQL, which names no column after it.
+        Expr::Exists { negated: false, .. } => "exists".into(),
+        Expr::Case { .. } => "case".into(),
         Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => output_name(expr),
-            _ => column_type(data_type).map(|(t, _, _)| pg_internal_name(t).to_string()).unwrap_or("?column?".into()),
+            _ => match catalog::reg_type(data_type) {
+                Some(reg) => reg.to_string(),
+                None => column_type(data_type)
+                    .map(|(t, _, _)| pg_internal_name(t).to_string())
+                    .unwrap_or("?column?".into()),
+            },
         },
         _ => "?column?".into(),
     }
@@ -2329,46 +2566,29 @@ fn pg_internal_name(t: SqlType) -> &'static str {
         SqlType::Float8 => "float8",
         SqlType::Numeric => "numeric",
         SqlType::Varchar => "varchar",
+        SqlType::Name => "name",
+        SqlType::Oid => "oid",
+        SqlType::Char => "char",
         _ => "text",
     }
 }
 
-/// The output columns and expressions of a select list.
-fn projection(table: &Table, items: &[SelectItem], _alias: Option<&str>) -> R<(Vec<OutColumn>, Vec<Expr>)> {
-    let mut cols = Vec::new();
-    let mut exprs = Vec::new();
-    for item in items {
-        match item {
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                for c in &table.columns {
-                    cols.push(OutColumn { name: c.name.clone(), ty: c.ty });
-                    exprs.push(Expr::Identifier(ast::Ident::with_quote('"', c.name.clone())));
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                cols.push(OutColumn { name: output_name(e), ty: static_type(e, Some(table)) });
-                exprs.push(e.clone());
-            }
-            SelectItem::ExprWithAlias { expr, alias } => {
-                cols.push(OutColumn { name: ident(alias), ty: static_type(expr, Some(table)) });
-                exprs.push(expr.clone());
-            }
-            _ => return Err(SqlError::new("0A000", "terrarium does not support this select item").into()),
-        }
-    }
-    Ok((cols, exprs))
-}
-
 /// The type PostgreSQL would give an expression, as far as this executor knows it.
-fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
+fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
+    let column =
+        |q: Option<&str>, name: &str| query::resolve(scope, q, name).map(|(_, t)| t.ty()).unwrap_or(SqlType::Text);
     match e {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-            let name = output_name(e);
-            match (table.and_then(|t| t.column(&name).map(|i| t.columns[i].ty)), name.as_str()) {
-                (Some(t), _) => t,
-                (None, "xmin" | "xmax") => SqlType::Xid,
-                (None, "ctid") => SqlType::Tid,
-                _ => SqlType::Text,
+        Expr::Identifier(i) => column(None, &ident(i)),
+        Expr::CompoundIdentifier(p) => {
+            let (q, name) = query::split_name(p);
+            column(q.as_deref(), &name)
+        }
+        Expr::Subquery(q) => query::subquery_type(q, scope, db),
+        Expr::Exists { .. } | Expr::AnyOp { .. } | Expr::AllOp { .. } => SqlType::Bool,
+        Expr::Case { conditions, else_result, .. } => {
+            match conditions.iter().map(|w| &w.result).chain(else_result.as_deref()).find(|x| !query::is_unknown(x)) {
+                Some(x) => static_type(x, scope, db),
+                None => SqlType::Text,
             }
         }
         Expr::Value(v) => match &v.value {
@@ -2387,9 +2607,9 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
                 Ok(_) => SqlType::Int8,
                 Err(_) => SqlType::Numeric,
             },
-            _ => static_type(inner, table),
+            _ => static_type(inner, scope, db),
         },
-        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => static_type(inner, table),
+        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => static_type(inner, scope, db),
         Expr::BinaryOp { left, op, right } => match op {
             BinaryOperator::Eq
             | BinaryOperator::NotEq
@@ -2398,12 +2618,17 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             | BinaryOperator::Gt
             | BinaryOperator::GtEq
             | BinaryOperator::And
-            | BinaryOperator::Or => SqlType::Bool,
+            | BinaryOperator::Or
+            | BinaryOperator::PGRegexMatch
+            | BinaryOperator::PGRegexIMatch
+            | BinaryOperator::PGRegexNotMatch
+            | BinaryOperator::PGRegexNotIMatch => SqlType::Bool,
+            BinaryOperator::PGCustomBinaryOperator(parts) if parts.last().is_some_and(|p| p != "||") => SqlType::Bool,
             BinaryOperator::StringConcat => SqlType::Text,
             // PostgreSQL's operator choice: smallint with smallint stays smallint, real with real
             // stays real, any other mix with a float is double precision.
             _ => {
-                let (l, r) = (static_type(left, table), static_type(right, table));
+                let (l, r) = (static_type(left, scope, db), static_type(right, scope, db));
                 let float = |t: SqlType| matches!(t, SqlType::Float4 | SqlType::Float8);
                 if l.is_integer() && r.is_integer() {
                     if l == SqlType::Int2 && r == SqlType::Int2 {
@@ -2433,7 +2658,7 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             // PostgreSQL's sum() widens integers (int2/int4 to bigint, bigint to numeric) and keeps
             // floating-point types as they are.
             "sum" => match function_args(f).first() {
-                Some(FunctionArgExpr::Expr(e)) => match static_type(e, table) {
+                Some(FunctionArgExpr::Expr(e)) => match static_type(e, scope, db) {
                     SqlType::Int2 | SqlType::Int4 => SqlType::Int8,
                     t @ (SqlType::Float4 | SqlType::Float8) => t,
                     _ => SqlType::Numeric,
@@ -2442,17 +2667,33 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             },
             "avg" => match function_args(f).first() {
                 Some(FunctionArgExpr::Expr(e))
-                    if matches!(static_type(e, table), SqlType::Float4 | SqlType::Float8) =>
+                    if matches!(static_type(e, scope, db), SqlType::Float4 | SqlType::Float8) =>
                 {
                     SqlType::Float8
                 }
                 _ => SqlType::Numeric,
             },
             "min" | "max" | "abs" | "coalesce" | "greatest" | "least" | "nullif" => match function_args(f).first() {
-                Some(FunctionArgExpr::Expr(e)) => static_type(e, table),
+                Some(FunctionArgExpr::Expr(e)) => static_type(e, scope, db),
                 _ => SqlType::Text,
             },
             "length" | "char_length" => SqlType::Int4,
+            "generate_series" => {
+                let types: Vec<SqlType> = function_args(f)
+                    .iter()
+                    .filter_map(|a| match a {
+                        FunctionArgExpr::Expr(e) if !query::is_unknown(e) => Some(static_type(e, scope, db)),
+                        _ => None,
+                    })
+                    .collect();
+                if types.contains(&SqlType::Numeric) {
+                    SqlType::Numeric
+                } else if types.contains(&SqlType::Int8) {
+                    SqlType::Int8
+                } else {
+                    SqlType::Int4
+                }
+            }
             "pg_sleep" => SqlType::Void,
             "txid_current" => SqlType::Int8,
             "pg_current_wal_lsn" | "pg_current_wal_insert_lsn" | "pg_current_wal_flush_lsn" => SqlType::PgLsn,
@@ -2461,396 +2702,17 @@ fn static_type(e: &Expr, table: Option<&Table>) -> SqlType {
             "now" | "current_timestamp" | "transaction_timestamp" | "clock_timestamp" | "statement_timestamp" => {
                 SqlType::Timestamptz
             }
-            _ => SqlType::Text,
+            other => catalog::function_type(other).unwrap_or(SqlType::Text),
         },
+        Expr::Collate { expr, .. } => static_type(expr, scope, db),
         _ => SqlType::Text,
     }
-}
-
-/// Aggregate calls in the order `eval` will ask for their values.
-fn collect_aggregates<'a>(e: &'a Expr, out: &mut Vec<&'a ast::Function>) {
-    match e {
-        Expr::Function(f) if is_aggregate(&function_name(f)) => out.push(f),
-        Expr::Function(f) => {
-            for a in function_args(f) {
-                if let FunctionArgExpr::Expr(e) = a {
-                    collect_aggregates(e, out);
-                }
-            }
-        }
-        Expr::BinaryOp { left, right, .. } => {
-            collect_aggregates(left, out);
-            collect_aggregates(right, out);
-        }
-        Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } | Expr::Cast { expr: x, .. } => collect_aggregates(x, out),
-        _ => {}
-    }
-}
-
-fn aggregate(f: &ast::Function, rows: &[(Ctid, &Version<Row>)], table: Option<&Table>, db: &Database) -> R<Datum> {
-    let name = function_name(f);
-    let args = function_args(f);
-    let arg = match args.first() {
-        Some(FunctionArgExpr::Expr(e)) => Some(e),
-        _ => None, // count(*)
-    };
-    let mut values = Vec::new();
-    for (ctid, v) in rows {
-        match arg {
-            None => values.push(Datum::Int(1)),
-            Some(e) => {
-                let scope = Scope { table, alias: None, row: Some((*ctid, v)), aggregates: None };
-                let d = eval(e, &scope, db, &mut 0)?;
-                if !d.is_null() {
-                    values.push(d);
-                }
-            }
-        }
-    }
-    // count(DISTINCT x), sum(DISTINCT x): each value once.
-    let distinct = matches!(&f.args, FunctionArguments::List(l)
-        if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)));
-    if distinct {
-        let mut seen: Vec<Datum> = Vec::new();
-        for v in values {
-            if !seen.iter().any(|s| s.compare(&v) == Some(std::cmp::Ordering::Equal)) {
-                seen.push(v);
-            }
-        }
-        values = seen;
-    }
-    Ok(match name.as_str() {
-        "count" => Datum::Int(values.len() as i64),
-        _ if values.is_empty() => Datum::Null,
-        "sum" => {
-            let ints = values.iter().try_fold(0i64, |acc, d| match d {
-                Datum::Int(n) => acc.checked_add(*n),
-                _ => None,
-            });
-            match (ints, decimal_sum(&values)) {
-                (Some(n), _) => Datum::Int(n),
-                // numeric values (and bigints past i64) add up exactly, keeping the largest scale.
-                (None, Some((m, scale))) => Datum::Numeric(decimal_text(m, scale)),
-                (None, None) => Datum::Float(values.iter().filter_map(as_f64).sum()),
-            }
-        }
-        "avg" => {
-            // Integers and numerics average as numeric does: their exact sum over the count.
-            let exact = decimal_sum(&values)
-                .and_then(|sum| decimal_arith(&BinaryOperator::Divide, sum, (values.len() as i128, 0)));
-            match exact {
-                Some(d) => d,
-                None => Datum::Float(values.iter().filter_map(as_f64).sum::<f64>() / values.len() as f64),
-            }
-        }
-        "min" | "max" => {
-            let mut best = values[0].clone();
-            for v in &values[1..] {
-                if let Some(o) = v.compare(&best) {
-                    if (name == "min" && o.is_lt()) || (name == "max" && o.is_gt()) {
-                        best = v.clone();
-                    }
-                }
-            }
-            best
-        }
-        _ => Datum::Null,
-    })
-}
-
-fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        if let SetExpr::Values(v) = q.body.as_ref() {
-            let rows = v
-                .rows
-                .iter()
-                .map(|r| r.content.iter().map(|e| eval(e, &Scope::empty(), db, &mut 0)).collect::<R<Vec<_>>>())
-                .collect::<R<Vec<_>>>()?;
-            let width = rows.first().map(|r| r.len()).unwrap_or(0);
-            let columns = (1..=width).map(|i| OutColumn { name: format!("column{i}"), ty: SqlType::Text }).collect();
-            let n = rows.len();
-            return Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") });
-        }
-        return Err(SqlError::new("0A000", "terrarium does not support this query form yet").into());
-    };
-    let s = snapshot(db, sess);
-    let (name, alias) = match sel.from.as_slice() {
-        [] => (None, None),
-        [one] => {
-            let (n, a) = single_table(one)?;
-            note_read(sess, &n);
-            (Some(n), a)
-        }
-        _ => return Err(SqlError::new("0A000", "terrarium does not support joins yet").into()),
-    };
-    let table = match &name {
-        Some(n) => {
-            Some(db.tables.get(n).ok_or_else(|| SqlError::new("42P01", format!("relation \"{n}\" does not exist")))?)
-        }
-        None => None,
-    };
-    // The select list: against the table, or constants.
-    let (columns, exprs) = match table {
-        Some(t) => projection(t, &sel.projection, alias.as_deref())?,
-        None => {
-            let mut cols = Vec::new();
-            let mut ex = Vec::new();
-            for item in &sel.projection {
-                match item {
-                    SelectItem::UnnamedExpr(e) => {
-                        cols.push(OutColumn { name: output_name(e), ty: static_type(e, None) });
-                        ex.push(e.clone());
-                    }
-                    SelectItem::ExprWithAlias { expr, alias } => {
-                        cols.push(OutColumn { name: ident(alias), ty: static_type(expr, None) });
-                        ex.push(expr.clone());
-                    }
-                    _ => return Err(SqlError::new("42601", "SELECT * with no tables specified is not valid").into()),
-                }
-            }
-            (cols, ex)
-        }
-    };
-    // The rows that pass WHERE.
-    let mut rows: Vec<(Ctid, &Version<Row>)> = Vec::new();
-    let placeholder;
-    if let Some(t) = table {
-        for (ctid, v) in visible_versions(db, t, &s, index_candidates(db, t, sel.selection.as_ref())) {
-            if !db.skip.is_empty() && db.skip.contains(&(t.name.clone(), ctid)) {
-                continue;
-            }
-            let scope = Scope { table: Some(t), alias: alias.clone(), row: Some((ctid, v)), aggregates: None };
-            if sel
-                .selection
-                .as_ref()
-                .map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d)))
-                .transpose()?
-                .unwrap_or(true)
-            {
-                rows.push((ctid, v));
-            }
-        }
-    } else {
-        placeholder = Version { xmin: 0, cmin: 0, xmax: 0, cmax: 0, lock_only: false, next: None, row: Vec::new() };
-        let ok = sel
-            .selection
-            .as_ref()
-            .map(|w| eval(w, &Scope::empty(), db, &mut 0).map(|d| truthy(&d)))
-            .transpose()?
-            .unwrap_or(true);
-        if ok {
-            rows.push((Ctid(0), &placeholder));
-        }
-    }
-    let group_exprs: Vec<Expr> = match &sel.group_by {
-        ast::GroupByExpr::Expressions(e, mods) if mods.is_empty() => e
-            .iter()
-            .map(|g| match g {
-                // GROUP BY 2: the second output column.
-                Expr::Value(v) => match &v.value {
-                    Value::Number(n, _) => {
-                        n.parse::<usize>().ok().and_then(|i| exprs.get(i.wrapping_sub(1)).cloned()).ok_or_else(|| {
-                            SqlError::new("42P10", format!("GROUP BY position {n} is not in select list")).into()
-                        })
-                    }
-                    _ => Ok(g.clone()),
-                },
-                _ => Ok(g.clone()),
-            })
-            .collect::<R<Vec<_>>>()?,
-        _ => return Err(SqlError::new("0A000", "terrarium does not support this GROUP BY form").into()),
-    };
-    let order_list: Vec<&ast::OrderByExpr> = match &q.order_by {
-        Some(ob) => match &ob.kind {
-            ast::OrderByKind::Expressions(v) => v.iter().collect(),
-            _ => Vec::new(),
-        },
-        None => Vec::new(),
-    };
-    if !group_exprs.is_empty() || sel.having.is_some() {
-        // One output row per distinct GROUP BY key, in the order the keys first appear; the select
-        // list, HAVING and ORDER BY see the group's first row and its aggregates.
-        let mut groups: Vec<(Vec<Option<String>>, Vec<(Ctid, &Version<Row>)>)> = Vec::new();
-        for (ctid, v) in &rows {
-            let scope = Scope { table, alias: alias.clone(), row: Some((*ctid, v)), aggregates: None };
-            let key: Vec<Option<String>> =
-                group_exprs.iter().map(|g| eval(g, &scope, db, &mut 0).map(|d| d.to_text())).collect::<R<_>>()?;
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, members)) => members.push((*ctid, v)),
-                None => groups.push((key, vec![(*ctid, *v)])),
-            }
-        }
-        fn aggs_of<'e>(list: &[&'e Expr]) -> Vec<&'e ast::Function> {
-            let mut v = Vec::new();
-            for e in list {
-                collect_aggregates(e, &mut v);
-            }
-            v
-        }
-        let proj_aggs = aggs_of(&exprs.iter().collect::<Vec<_>>());
-        let having_aggs = aggs_of(&sel.having.iter().collect::<Vec<_>>());
-        let order_aggs: Vec<Vec<&ast::Function>> = order_list.iter().map(|o| aggs_of(&[&o.expr])).collect();
-        let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
-        for (_, members) in &groups {
-            let first = members[0];
-            let values =
-                |fs: &[&ast::Function]| fs.iter().map(|f| aggregate(f, members, table, db)).collect::<R<Vec<_>>>();
-            let pv = values(&proj_aggs)?;
-            let scope = Scope { table, alias: alias.clone(), row: Some(first), aggregates: Some(&pv) };
-            let mut k = 0;
-            let row = exprs.iter().map(|e| eval(e, &scope, db, &mut k)).collect::<R<Vec<_>>>()?;
-            if let Some(h) = &sel.having {
-                let hv = values(&having_aggs)?;
-                let hs = Scope { table, alias: alias.clone(), row: Some(first), aggregates: Some(&hv) };
-                if !truthy(&eval(h, &hs, db, &mut 0)?) {
-                    continue;
-                }
-            }
-            let mut keys = Vec::new();
-            for (i, o) in order_list.iter().enumerate() {
-                let ov = values(&order_aggs[i])?;
-                let os = Scope { table, alias: alias.clone(), row: Some(first), aggregates: Some(&ov) };
-                keys.push(sort_key(&o.expr, &columns, &row, &os, db)?);
-            }
-            out.push((row, keys));
-        }
-        return finish_select(db, q, sel, columns, out, &order_list);
-    }
-    let mut aggs = Vec::new();
-    for e in &exprs {
-        collect_aggregates(e, &mut aggs);
-    }
-    let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new(); // (output row, sort keys)
-    let order: Vec<&ast::OrderByExpr> = match &q.order_by {
-        Some(ob) => match &ob.kind {
-            ast::OrderByKind::Expressions(v) => v.iter().collect(),
-            _ => Vec::new(),
-        },
-        None => Vec::new(),
-    };
-    if !aggs.is_empty() {
-        let values = aggs.iter().map(|f| aggregate(f, &rows, table, db)).collect::<R<Vec<_>>>()?;
-        let scope = Scope { table, alias: alias.clone(), row: None, aggregates: Some(&values) };
-        let mut k = 0;
-        let row = exprs.iter().map(|e| eval(e, &scope, db, &mut k)).collect::<R<Vec<_>>>()?;
-        out.push((row, Vec::new()));
-    } else {
-        for (ctid, v) in &rows {
-            let scope = Scope { table, alias: alias.clone(), row: Some((*ctid, v)), aggregates: None };
-            let row = exprs.iter().map(|e| eval(e, &scope, db, &mut 0)).collect::<R<Vec<_>>>()?;
-            let mut keys = Vec::new();
-            for o in &order {
-                keys.push(sort_key(&o.expr, &columns, &row, &scope, db)?);
-            }
-            out.push((row, keys));
-        }
-    }
-    finish_select(db, q, sel, columns, out, &order)
-}
-
-/// DISTINCT, ORDER BY, OFFSET and LIMIT / FETCH over a SELECT's output rows (each with its sort
-/// keys), and the result.
-fn finish_select(
-    db: &Database,
-    q: &ast::Query,
-    sel: &ast::Select,
-    columns: Vec<OutColumn>,
-    mut out: Vec<(Vec<Datum>, Vec<Datum>)>,
-    order: &[&ast::OrderByExpr],
-) -> R<Output> {
-    if sel.distinct.is_some() {
-        let mut seen: Vec<Vec<Option<String>>> = Vec::new();
-        out.retain(|(r, _)| {
-            let key: Vec<Option<String>> = r.iter().map(|d| d.to_text()).collect();
-            if seen.contains(&key) {
-                false
-            } else {
-                seen.push(key);
-                true
-            }
-        });
-    }
-    if !order.is_empty() {
-        out.sort_by(|a, b| {
-            for (i, o) in order.iter().enumerate() {
-                let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
-                let nulls_first = o.options.nulls_first.unwrap_or(desc);
-                let (x, y) = (&a.1[i], &b.1[i]);
-                let ord = match (x.is_null(), y.is_null()) {
-                    (true, true) => std::cmp::Ordering::Equal,
-                    (true, false) => {
-                        if nulls_first {
-                            std::cmp::Ordering::Less
-                        } else {
-                            std::cmp::Ordering::Greater
-                        }
-                    }
-                    (false, true) => {
-                        if nulls_first {
-                            std::cmp::Ordering::Greater
-                        } else {
-                            std::cmp::Ordering::Less
-                        }
-                    }
-                    _ => {
-                        let o = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
-                        if desc {
-                            o.reverse()
-                        } else {
-                            o
-                        }
-                    }
-                };
-                if ord != std::cmp::Ordering::Equal {
-                    return ord;
-                }
-            }
-            std::cmp::Ordering::Equal
-        });
-    }
-    let (mut limit, mut offset) = (None, 0usize);
-    if let Some(ast::LimitClause::LimitOffset { limit: l, offset: o, .. }) = &q.limit_clause {
-        if let Some(l) = l {
-            match as_int(eval(l, &Scope::empty(), db, &mut 0)?) {
-                Datum::Int(n) if n >= 0 => limit = Some(n as usize),
-                Datum::Null => {}
-                _ => return Err(SqlError::new("2201W", "LIMIT must not be negative").into()),
-            }
-        }
-        if let Some(o) = o {
-            match as_int(eval(&o.value, &Scope::empty(), db, &mut 0)?) {
-                Datum::Int(n) if n >= 0 => offset = n as usize,
-                _ => return Err(SqlError::new("2201X", "OFFSET must not be negative").into()),
-            }
-        }
-    }
-    // The standard's spelling of LIMIT: FETCH FIRST [n] ROW[S] ONLY (n defaults to one).
-    if let Some(fetch) = &q.fetch {
-        if fetch.with_ties || fetch.percent {
-            return Err(SqlError::new("0A000", "terrarium does not support FETCH ... WITH TIES or PERCENT").into());
-        }
-        limit = match &fetch.quantity {
-            None => Some(1),
-            Some(e) => match as_int(eval(e, &Scope::empty(), db, &mut 0)?) {
-                Datum::Int(n) if n >= 0 => Some(n as usize),
-                Datum::Null => None,
-                _ => return Err(SqlError::new("2201W", "LIMIT must not be negative").into()),
-            },
-        };
-    }
-    let rows: Vec<Vec<Datum>> =
-        out.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).map(|(r, _)| r).collect();
-    let n = rows.len();
-    Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") })
 }
 
 const STAT_VIEW: &str = "pg_stat_user_tables";
 
 fn mentions_stat_view(q: &ast::Query) -> bool {
-    match q.body.as_ref() {
-        SetExpr::Select(sel) => sel.from.iter().any(|f| matches!(single_table(f), Ok((n, _)) if n == STAT_VIEW)),
-        _ => false,
-    }
+    query::reads_table(q, STAT_VIEW)
 }
 
 /// `pg_stat_user_tables`, built from the heaps when a query reads it: one row per table with its
@@ -2858,7 +2720,15 @@ fn mentions_stat_view(q: &ast::Query) -> bool {
 /// its counts lag behind (the statistics collector); these are exact and immediate.
 fn materialize_stat_view(db: &mut Database) {
     let col =
-        |name: &str, ty| Column { name: name.into(), ty, max_len: None, not_null: false, default: None, serial: false };
+        |name: &str, ty| Column {
+            name: name.into(),
+            ty,
+            max_len: None,
+            not_null: false,
+            default: None,
+            serial: false,
+            declared: None,
+        };
     let mut heap = Heap::new();
     for t in db.tables.values() {
         let (live, dead) = t.heap.counts(&db.tx);
@@ -2889,78 +2759,127 @@ fn materialize_stat_view(db: &mut Database) {
     );
 }
 
-/// SELECT ... FOR UPDATE / FOR SHARE [NOWAIT | SKIP LOCKED]: locks the rows the query reads,
-/// before it reads them, the way UPDATE would find them (waiting for a holder, re-checking a row
-/// that moved under READ COMMITTED, 40001 under the stricter levels). FOR SHARE locks
-/// exclusively here: terrarium has no shared row locks yet.
-fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) -> R<()> {
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Err(SqlError::new("0A000", "FOR UPDATE is supported on a plain SELECT only").into());
-    };
-    let [from] = sel.from.as_slice() else {
-        return Err(SqlError::new("0A000", "FOR UPDATE needs exactly one table here").into());
-    };
-    let (name, alias) = single_table(from)?;
-    let nonblock = q.locks.iter().find_map(|l| l.nonblock.clone());
+/// A query: planned (every name resolved, as PostgreSQL's analysis does), then run through the
+/// statement's snapshot (see `query`). The tables it read count for SERIALIZABLE.
+fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
     let s = snapshot(db, sess);
+    let ctx = query::Ctx::new(s, true);
+    let result = query::run_query(db, &ctx, q);
+    for t in ctx.reads.take() {
+        note_read(sess, &t);
+    }
+    let (columns, rows) = result?;
+    let n = rows.len();
+    Ok(Output::Rows { columns, rows, tag: format!("SELECT {n}") })
+}
+
+/// SELECT ... FOR UPDATE / FOR SHARE [OF t] [NOWAIT | SKIP LOCKED]: locks the table rows behind
+/// the query's result, before it is read, the way UPDATE would (waiting for a holder,
+/// re-checking a row that moved under READ COMMITTED, 40001 under the stricter levels). Rows are
+/// taken in the result's order and only as many as OFFSET and LIMIT let through, as
+/// PostgreSQL's LockRows under Limit does, so that `ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`
+/// hands each worker a different row. FOR SHARE locks exclusively here: terrarium has no
+/// shared row locks yet.
+fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) -> R<()> {
+    let s = snapshot(db, sess);
+    let ctx = query::Ctx::new(s, false);
+    let plan = query::plan_query(db, q, None)?;
+    let targets = query::lock_targets(&plan, q)?;
+    let nonblock = q.locks.iter().find_map(|l| l.nonblock);
     let t = sess.txn.as_ref().expect("open");
     let (own, isolation) = (t.own.clone(), t.isolation);
-    let targets = matching(db, &name, alias.clone(), sel.selection.as_ref(), &s)?;
-    for mut ctid in targets {
-        loop {
-            let tx = &db.tx;
-            let table = db.tables.get_mut(&name).expect("exists");
-            let saved = table.heap.saved(ctid);
-            match table.heap.lock(tx, ctid, xid, &own) {
-                WriteOutcome::Ok(_) => {
-                    db.undo.push((name.clone(), ctid, saved));
-                    break;
-                }
-                WriteOutcome::Wait(x) => match nonblock {
-                    Some(ast::NonBlock::Nowait) => {
-                        return Err(SqlError::new(
-                            "55P03",
-                            format!("could not obtain lock on row in relation \"{name}\""),
-                        )
-                        .into())
-                    }
-                    Some(ast::NonBlock::SkipLocked) => {
-                        db.skip.insert((name.clone(), ctid));
+    let sleep = db.sleep_request.get();
+    let rows = query::run_ordered(db, &ctx, &plan, None, true);
+    db.sleep_request.set(sleep);
+    let rows = rows?;
+    for t in ctx.reads.take() {
+        note_read(sess, &t);
+    }
+    // How many result rows must be had: OFFSET's and LIMIT's (locked rows skipped by SKIP LOCKED
+    // do not count).
+    let wanted = {
+        let (offset, limit) = query_limits(db, &ctx, q)?;
+        limit.map(|l| l.saturating_add(offset))
+    };
+    let recheck = query::single_table_recheck(&plan);
+    let mut taken: std::collections::HashSet<(String, Ctid)> = std::collections::HashSet::new();
+    let mut had = 0usize;
+    for out in &rows {
+        if wanted.is_some_and(|w| had >= w) {
+            break;
+        }
+        let mut row_ok = true;
+        for (name, slot) in &targets {
+            let Some(Some((first, _, _))) = out.sys.get(*slot) else { continue };
+            let mut ctid = *first;
+            if taken.contains(&(name.clone(), ctid)) {
+                continue;
+            }
+            loop {
+                let tx = &db.tx;
+                let table = db.tables.get_mut(name).expect("exists");
+                let saved = table.heap.saved(ctid);
+                match table.heap.lock(tx, ctid, xid, &own) {
+                    WriteOutcome::Ok(_) => {
+                        db.undo.push((name.clone(), ctid, saved));
+                        taken.insert((name.clone(), ctid));
                         break;
                     }
-                    None => return Err(ExecError::Wait(x)),
-                },
-                WriteOutcome::Deleted if !isolation.transaction_snapshot() => break,
-                WriteOutcome::Moved(next) if !isolation.transaction_snapshot() => {
-                    let table = db.tables.get(&name).expect("exists");
-                    let mut newest = next;
-                    while let Some(n) = table.heap.get(newest).and_then(|v| v.next) {
-                        newest = n;
-                    }
-                    let v = table.heap.get(newest).expect("exists");
-                    let scope =
-                        Scope { table: Some(table), alias: alias.clone(), row: Some((newest, v)), aggregates: None };
-                    let still = sel
-                        .selection
-                        .as_ref()
-                        .map(|w| eval(w, &scope, db, &mut 0).map(|d| truthy(&d)))
-                        .transpose()?
-                        .unwrap_or(true);
-                    if !still {
+                    WriteOutcome::Wait(x) => match nonblock {
+                        Some(ast::NonBlock::Nowait) => {
+                            return Err(SqlError::new(
+                                "55P03",
+                                format!("could not obtain lock on row in relation \"{name}\""),
+                            )
+                            .into())
+                        }
+                        Some(ast::NonBlock::SkipLocked) => {
+                            db.skip.insert((name.clone(), ctid));
+                            row_ok = false;
+                            break;
+                        }
+                        None => return Err(ExecError::Wait(x)),
+                    },
+                    WriteOutcome::Deleted if !isolation.transaction_snapshot() => {
+                        row_ok = false;
                         break;
                     }
-                    ctid = newest;
-                }
-                WriteOutcome::Deleted => {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
-                }
-                WriteOutcome::Moved(_) => {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
+                    WriteOutcome::Moved(next) if !isolation.transaction_snapshot() => {
+                        // EvalPlanQual: the newest version, if it still satisfies WHERE (checked
+                        // for single-table queries).
+                        let table = db.tables.get(name).expect("exists");
+                        let mut newest = next;
+                        while let Some(n) = table.heap.get(newest).and_then(|v| v.next) {
+                            newest = n;
+                        }
+                        if let (Some((ns, Some(w))), Some(v)) = (recheck, table.heap.get(newest)) {
+                            let scope = Scope::heap(ns, newest, v, Some(&ctx));
+                            if !truthy(&eval(w, &scope, db)?) {
+                                row_ok = false;
+                                break;
+                            }
+                        }
+                        ctid = newest;
+                    }
+                    WriteOutcome::Deleted => {
+                        return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
+                    }
+                    WriteOutcome::Moved(_) => {
+                        return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
+                    }
                 }
             }
         }
+        if row_ok {
+            had += 1;
+        }
     }
     Ok(())
+}
+
+/// A query's OFFSET and LIMIT, evaluated.
+fn query_limits(db: &Database, ctx: &query::Ctx, q: &ast::Query) -> R<(usize, Option<usize>)> {
+    query::limits(db, ctx, q, None)
 }
 
 /// A parameter sent as text where a count is expected (`LIMIT $1`).
@@ -2971,12 +2890,15 @@ fn as_int(d: Datum) -> Datum {
     }
 }
 
-/// The columns a statement returns, without running it (for Describe).
 /// The types PostgreSQL would infer for untyped `$n` parameters, as far as terrarium can tell: a
-/// parameter compared with, assigned to or inserted into a column takes the column's type; LIMIT
-/// and OFFSET take bigint; anything else stays text (25). Drivers that send typed binary values
-/// (tokio-postgres) rely on this.
+/// parameter compared with, assigned to or inserted into a column takes the column's type (also
+/// a subquery's column, a cast's type, a number's); LIMIT and OFFSET take bigint; anything else
+/// stays text (25). Drivers that send typed binary values (tokio-postgres) rely on this.
 pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> {
+    catalog::with_catalogs(db, None, stmt, |db| infer_param_types_in(db, stmt, n))
+}
+
+fn infer_param_types_in(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> {
     let mut types = vec![0u32; n];
     let placeholder = |e: &Expr| -> Option<usize> {
         match e {
@@ -2987,43 +2909,6 @@ pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> 
             _ => None,
         }
     };
-    fn column_type(t: &Table, e: &Expr) -> Option<SqlType> {
-        let name = match e {
-            Expr::Identifier(i) => ident(i),
-            Expr::CompoundIdentifier(p) => p.last().map(ident)?,
-            _ => return None,
-        };
-        t.column(&name).map(|i| t.columns[i].ty)
-    }
-    fn walk(e: &Expr, t: Option<&Table>, set: &mut dyn FnMut(&Expr, SqlType)) {
-        match e {
-            Expr::BinaryOp { left, right, .. } => {
-                if let Some(t) = t {
-                    if let Some(ty) = column_type(t, left) {
-                        set(right, ty);
-                    }
-                    if let Some(ty) = column_type(t, right) {
-                        set(left, ty);
-                    }
-                }
-                walk(left, t, set);
-                walk(right, t, set);
-            }
-            Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } => walk(x, t, set),
-            Expr::Between { expr, low, high, .. } => {
-                if let Some(ty) = t.and_then(|t| column_type(t, expr)) {
-                    set(low, ty);
-                    set(high, ty);
-                }
-            }
-            Expr::In { expr, target: ast::InTarget::List(list), .. } => {
-                if let Some(ty) = t.and_then(|t| column_type(t, expr)) {
-                    list.iter().for_each(|x| set(x, ty));
-                }
-            }
-            _ => {}
-        }
-    }
     let mut assign = |e: &Expr, ty: SqlType| {
         if let Some(i) = placeholder(e) {
             if types[i - 1] == 0 {
@@ -3034,15 +2919,7 @@ pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> 
     let table_of = |name: String| db.tables.get(&name);
     match stmt {
         Statement::Query(q) => {
-            if let SetExpr::Select(sel) = q.body.as_ref() {
-                let t = match sel.from.as_slice() {
-                    [one] => single_table(one).ok().and_then(|(n, _)| table_of(n)),
-                    _ => None,
-                };
-                if let Some(w) = &sel.selection {
-                    walk(w, t, &mut assign);
-                }
-            }
+            query::infer_query(db, q, None, &mut assign);
             if let Some(ast::LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
                 if let Some(l) = limit {
                     assign(l, SqlType::Int8);
@@ -3060,20 +2937,37 @@ pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> 
                     } else {
                         ins.columns.iter().filter_map(|c| t.column(&object_name(c))).collect()
                     };
-                    if let Some(SetExpr::Values(v)) = ins.source.as_ref().map(|s| s.body.as_ref()) {
-                        for row in &v.rows {
-                            for (k, e) in row.content.iter().enumerate() {
-                                if let Some(&ci) = targets.get(k) {
-                                    assign(e, t.columns[ci].ty);
+                    match ins.source.as_ref().map(|s| (s, s.body.as_ref())) {
+                        Some((_, SetExpr::Values(v))) => {
+                            for row in &v.rows {
+                                for (k, e) in row.content.iter().enumerate() {
+                                    if let Some(&ci) = targets.get(k) {
+                                        assign(e, t.columns[ci].ty);
+                                    }
+                                    query::infer_expr(db, e, &Scope::empty(), &mut assign);
                                 }
                             }
                         }
+                        Some((source, _)) => {
+                            // INSERT ... SELECT $1, ...: the select list meets the target columns.
+                            for (k, item) in query::select_list(source).unwrap_or(&[]).iter().enumerate() {
+                                if let (
+                                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
+                                    Some(&ci),
+                                ) = (item, targets.get(k))
+                                {
+                                    assign(e, t.columns[ci].ty);
+                                }
+                            }
+                            query::infer_query(db, source, None, &mut assign);
+                        }
+                        None => {}
                     }
                 }
             }
         }
         Statement::Update(up) => {
-            if let Ok((name, _)) = single_table(&up.table) {
+            if let Ok((name, alias)) = single_table(&up.table) {
                 if let Some(t) = table_of(name) {
                     for a in &up.assignments {
                         if let ast::AssignmentTarget::ColumnName(c) = &a.target {
@@ -3082,8 +2976,13 @@ pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> 
                             }
                         }
                     }
+                    let ns = [query::NsItem::table(t, alias.as_deref())];
+                    let scope = Scope { ns: &ns, rtable: &ns, ..Scope::empty() };
+                    for a in &up.assignments {
+                        query::infer_expr(db, &a.value, &scope, &mut assign);
+                    }
                     if let Some(w) = &up.selection {
-                        walk(w, Some(t), &mut assign);
+                        query::infer_expr(db, w, &scope, &mut assign);
                     }
                 }
             }
@@ -3092,9 +2991,11 @@ pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> 
             let from = match &del.from {
                 ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
             };
-            if let Some(t) = from.first().and_then(|f| single_table(f).ok()).and_then(|(n, _)| table_of(n)) {
-                if let Some(w) = &del.selection {
-                    walk(w, Some(t), &mut assign);
+            if let Some((name, alias)) = from.first().and_then(|f| single_table(f).ok()) {
+                if let (Some(t), Some(w)) = (table_of(name), &del.selection) {
+                    let ns = [query::NsItem::table(t, alias.as_deref())];
+                    let scope = Scope { ns: &ns, rtable: &ns, ..Scope::empty() };
+                    query::infer_expr(db, w, &scope, &mut assign);
                 }
             }
         }
@@ -3104,93 +3005,32 @@ pub fn infer_param_types(db: &Database, stmt: &Statement, n: usize) -> Vec<u32> 
 }
 
 /// Whether a query would fail while being planned rather than while computing rows: a failed
-/// block, an unknown table, column or function, a constant expression that cannot be computed
-/// (PostgreSQL folds constants while planning, so `SELECT 1/0` fails there), a literal that does
-/// not fit the column it is compared with, an aggregate in WHERE. Found by a dry run of every
-/// expression over one made-up row of harmless values. The engine sends RowDescription before
-/// running a query that plans, as PostgreSQL does.
+/// block; what PostgreSQL's analysis finds (an unknown table or column, an ambiguous name, a set
+/// operation whose sides do not match, FOR UPDATE where it may not go); and what its planner
+/// finds by folding constants (`SELECT 1/0`, a literal its column's type cannot read, an unknown
+/// function), found by a dry run over one made-up row of harmless values. The engine sends
+/// RowDescription before running a query that plans, as PostgreSQL does.
 pub fn check_plan(db: &Database, sess: &Session, stmt: &Statement) -> Result<(), SqlError> {
+    catalog::with_catalogs(db, Some(sess), stmt, |db| check_plan_in(db, sess, stmt))
+}
+
+fn check_plan_in(db: &Database, sess: &Session, stmt: &Statement) -> Result<(), SqlError> {
     if sess.txn.as_ref().is_some_and(|t| t.failed) {
         return Err(SqlError::new("25P02", "current transaction is aborted"));
     }
     let Statement::Query(q) = stmt else { return Ok(()) };
-    let SetExpr::Select(sel) = q.body.as_ref() else { return Ok(()) };
-    let (table, alias) = match sel.from.as_slice() {
-        [] => (None, None),
-        [one] => {
-            let (n, a) = single_table(one).map_err(unwrap_sql)?;
-            (Some(db.tables.get(&n).ok_or_else(|| SqlError::new("42P01", "missing table"))?), a)
-        }
-        _ => return Err(SqlError::new("0A000", "joins")),
-    };
-    let exprs: Vec<Expr> = match table {
-        Some(t) => projection(t, &sel.projection, None).map_err(unwrap_sql)?.1,
-        None => sel
-            .projection
-            .iter()
-            .filter_map(|item| match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e.clone()),
-                _ => None,
-            })
-            .collect(),
-    };
-    let sample: Row = table
-        .map(|t| {
-            t.columns
-                .iter()
-                .map(|c| match c.ty {
-                    SqlType::Bool => Datum::Bool(true),
-                    SqlType::Float4 | SqlType::Float8 => Datum::Float(1.0),
-                    SqlType::Numeric => Datum::Numeric("1".into()),
-                    t if t.is_integer() => Datum::Int(1),
-                    _ => Datum::Text("a".into()),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let version = Version { xmin: 1, cmin: 0, xmax: 0, cmax: 0, lock_only: false, next: None, row: sample };
-    let row = table.map(|_| (Ctid(0), &version));
-    let ones = vec![Datum::Int(1); 64];
-    let dry = |e: &Expr, aggregates: Option<&[Datum]>| -> Result<(), SqlError> {
-        let scope = Scope { table, alias: alias.clone(), row, aggregates };
-        let r = eval(e, &scope, db, &mut 0);
-        db.sleep_request.set(None);
-        r.map(|_| ()).map_err(unwrap_sql)
-    };
-    for e in &exprs {
-        dry(e, Some(&ones))?;
+    let plan = query::plan_query(db, q, None).map_err(unwrap_sql)?;
+    if !q.locks.is_empty() {
+        query::lock_targets(&plan, q).map_err(unwrap_sql)?;
     }
-    if let Some(w) = &sel.selection {
-        dry(w, None)?;
-    }
-    Ok(())
+    query::dry_run(db, &plan).map_err(unwrap_sql)
 }
 
-pub fn describe(db: &Database, _sess: &Session, stmt: &Statement) -> Result<Vec<OutColumn>, SqlError> {
+/// The columns a statement returns, without running it (for Describe).
+pub fn describe(db: &Database, sess: &Session, stmt: &Statement) -> Result<Vec<OutColumn>, SqlError> {
     let Statement::Query(q) = stmt else { return Ok(Vec::new()) };
-    let SetExpr::Select(sel) = q.body.as_ref() else { return Ok(Vec::new()) };
-    let table = match sel.from.as_slice() {
-        [] => None,
-        [one] => {
-            let (n, _) = single_table(one).map_err(unwrap_sql)?;
-            Some(db.tables.get(&n).ok_or_else(|| SqlError::new("42P01", format!("relation \"{n}\" does not exist")))?)
-        }
-        _ => return Err(SqlError::new("0A000", "terrarium does not support joins yet")),
-    };
-    match table {
-        Some(t) => projection(t, &sel.projection, None).map(|(c, _)| c).map_err(unwrap_sql),
-        None => Ok(sel
-            .projection
-            .iter()
-            .filter_map(|item| match item {
-                SelectItem::UnnamedExpr(e) => Some(OutColumn { name: output_name(e), ty: static_type(e, None) }),
-                SelectItem::ExprWithAlias { expr, alias } => {
-                    Some(OutColumn { name: ident(alias), ty: static_type(expr, None) })
-                }
-                _ => None,
-            })
-            .collect()),
-    }
+    catalog::with_catalogs(db, Some(sess), stmt, |db| query::plan_query(db, q, None).map(|p| p.columns))
+        .map_err(unwrap_sql)
 }
 
 fn unwrap_sql(e: ExecError) -> SqlError {
@@ -3198,30 +3038,6 @@ fn unwrap_sql(e: ExecError) -> SqlError {
         ExecError::Sql(e) => e,
         ExecError::Wait(_) => SqlError::new("55P03", "could not obtain lock"),
     }
-}
-
-/// ORDER BY accepts an output position (`ORDER BY 2`), an output name, or any expression.
-fn sort_key(e: &Expr, columns: &[OutColumn], row: &[Datum], scope: &Scope, db: &Database) -> R<Datum> {
-    if let Expr::Value(v) = e {
-        if let Value::Number(s, _) = &v.value {
-            let n: usize = s.parse().unwrap_or(0);
-            if n == 0 || n > row.len() {
-                return Err(SqlError::new("42P10", format!("ORDER BY position {s} is not in select list")).into());
-            }
-            return Ok(row[n - 1].clone());
-        }
-    }
-    if let Expr::Identifier(i) = e {
-        let name = ident(i);
-        if let Some(k) = columns.iter().position(|c| c.name == name) {
-            if scope.table.and_then(|t| t.column(&name)).is_none()
-                || columns.iter().filter(|c| c.name == name).count() == 1
-            {
-                return Ok(row[k].clone());
-            }
-        }
-    }
-    eval(e, scope, db, &mut 0)
 }
 
 #[cfg(test)]
@@ -3366,6 +3182,74 @@ mod tests {
         assert_eq!(row[2].as_deref(), Some("(0,1)"));
         let e = parse("SELEC 1").unwrap_err();
         assert_eq!((e.code, e.message.as_str()), ("42601", "syntax error at or near \"SELEC\""));
+    }
+
+    #[test]
+    fn joins_subqueries_and_set_operations() {
+        let mut db = Database::default();
+        let mut s = Session::default();
+        let r = run(
+            &mut db,
+            &mut s,
+            "CREATE TABLE c (id int PRIMARY KEY, name text);
+             CREATE TABLE o (id int PRIMARY KEY, c_id int, amount int);
+             INSERT INTO c VALUES (1, 'ada'), (2, 'bob'), (3, 'cy');
+             INSERT INTO o VALUES (10, 1, 5), (11, 1, 7), (12, 2, 1), (13, NULL, 2);
+             SELECT c.name, sum(o.amount) FROM c LEFT JOIN o ON o.c_id = c.id GROUP BY c.name ORDER BY c.name;
+             SELECT name FROM c WHERE id NOT IN (SELECT c_id FROM o WHERE c_id IS NOT NULL);
+             SELECT c.name, (SELECT max(amount) FROM o WHERE o.c_id = c.id) FROM c ORDER BY c.id;
+             WITH big AS (SELECT c_id FROM o WHERE amount > 4) SELECT count(*) FROM big;
+             SELECT c_id FROM o UNION SELECT id FROM c ORDER BY 1 NULLS FIRST LIMIT 2;
+             SELECT * FROM c JOIN o USING (id);
+             SELECT id FROM c, o;
+             SELECT (SELECT id FROM c);
+             SELECT 1 UNION SELECT 1, 2;",
+        );
+        let text = |v: &[&str]| v.iter().map(|x| Some(x.to_string())).collect::<Vec<_>>();
+        assert_eq!(rows(&r[4]), vec![text(&["ada", "12"]), text(&["bob", "1"]), vec![Some("cy".into()), None]]);
+        assert_eq!(rows(&r[5]), vec![text(&["cy"])]);
+        assert_eq!(rows(&r[6])[2], vec![Some("cy".into()), None]);
+        assert_eq!(rows(&r[7]), vec![text(&["2"])]);
+        assert_eq!(rows(&r[8]), vec![vec![None], text(&["1"])]);
+        assert_eq!(tag(&r[9]), "SELECT 0");
+        assert_eq!(tag(&r[10]), "42702 column reference \"id\" is ambiguous");
+        assert_eq!(tag(&r[11]), "21000 more than one row returned by a subquery used as an expression");
+        assert_eq!(tag(&r[12]), "42601 each UNION query must have the same number of columns");
+    }
+
+    #[test]
+    fn join_queries_describe_their_columns_and_parameters() {
+        let mut db = Database::default();
+        let mut s = Session::default();
+        run(
+            &mut db,
+            &mut s,
+            "CREATE TABLE c (id int PRIMARY KEY, name text); CREATE TABLE o (id bigint PRIMARY KEY, c_id int, paid boolean)",
+        );
+        let stmt = &parse(
+            "SELECT c.name, o.id, o.paid, (SELECT count(*) FROM o o2 WHERE o2.c_id = c.id) AS n
+             FROM c JOIN o ON o.c_id = c.id WHERE o.id = $1 AND c.name = $2 AND c.id IN (SELECT c_id FROM o WHERE paid = $3)",
+        )
+        .unwrap()[0];
+        let cols: Vec<(String, SqlType)> =
+            describe(&db, &s, stmt).unwrap().into_iter().map(|c| (c.name, c.ty)).collect();
+        assert_eq!(
+            cols,
+            vec![
+                ("name".into(), SqlType::Text),
+                ("id".into(), SqlType::Int8),
+                ("paid".into(), SqlType::Bool),
+                ("n".into(), SqlType::Int8)
+            ]
+        );
+        assert_eq!(infer_param_types(&db, stmt, 3), vec![20, 25, 16]);
+        let good =
+            &parse("SELECT c.name, o.id / 0 FROM c JOIN o ON o.c_id = c.id WHERE o.id IN (SELECT 1)").unwrap()[0];
+        assert!(check_plan(&db, &s, good).is_ok());
+        let bad = &parse("SELECT id FROM c JOIN o ON o.c_id = c.id").unwrap()[0];
+        assert_eq!(check_plan(&db, &s, bad).unwrap_err().code, "42702");
+        let series = &parse("SELECT g FROM generate_series(1, $1) g").unwrap()[0];
+        assert_eq!(infer_param_types(&db, series, 1), vec![23]);
     }
 
     #[test]

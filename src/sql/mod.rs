@@ -17,6 +17,7 @@
 //! each message gets, skip-until-Sync, ReadyForQuery's status, cancel keys) and hands meaning to
 //! an [`server::Engine`]. The engine knows SQL and nothing about sockets.
 
+pub mod copy;
 pub mod engine;
 pub mod exec;
 pub mod mvcc;

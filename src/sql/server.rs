@@ -506,6 +506,12 @@ impl Client {
         self.decoder.start_copy_in();
     }
 
+    /// Leaves COPY FROM STDIN before CopyDone / CopyFail (the engine found an error in the data
+    /// and answers at once, as PostgreSQL does; the rest of the data is then ignored).
+    pub fn end_copy_in(&mut self) {
+        self.decoder.stop_copy_in();
+    }
+
     /// The next piece of a COPY FROM STDIN. Flush and Sync are skipped, as PostgreSQL skips them
     /// (libpq may send them without noticing the command was COPY). Any other message breaks the
     /// COPY and the connection: PostgreSQL reports it, then `terminating connection because

@@ -39,8 +39,16 @@ pub enum SqlType {
     Void,
     /// `timestamp with time zone` (now(), current_timestamp), shown in UTC.
     Timestamptz,
+    /// `timestamp` (without time zone), kept as its normalised text (`2024-05-01 12:00:00.5`).
+    Timestamp,
     /// A WAL position, `X/Y`.
     PgLsn,
+    /// `name`: an identifier of at most 63 bytes, as the catalogs hold names.
+    Name,
+    /// `oid`: an unsigned 32-bit object id (kept as an integer).
+    Oid,
+    /// `"char"`: the catalogs' single-byte code type (`relkind`), shown as text.
+    Char,
 }
 
 impl SqlType {
@@ -61,17 +69,23 @@ impl SqlType {
             SqlType::Unknown => 25,
             SqlType::Void => 2278,
             SqlType::Timestamptz => 1184,
+            SqlType::Timestamp => 1114,
             SqlType::PgLsn => 3220,
+            SqlType::Name => 19,
+            SqlType::Oid => 26,
+            SqlType::Char => 18,
         }
     }
 
     /// The type size RowDescription reports (-1 for variable length).
     pub fn size(self) -> i16 {
         match self {
-            SqlType::Bool => 1,
+            SqlType::Bool | SqlType::Char => 1,
             SqlType::Int2 => 2,
+            SqlType::Name => 64,
+            SqlType::Oid => 4,
             SqlType::Int4 | SqlType::Float4 | SqlType::Xid | SqlType::Void => 4,
-            SqlType::Int8 | SqlType::Float8 | SqlType::Timestamptz | SqlType::PgLsn => 8,
+            SqlType::Int8 | SqlType::Float8 | SqlType::Timestamptz | SqlType::Timestamp | SqlType::PgLsn => 8,
             SqlType::Tid => 6,
             _ => -1,
         }
@@ -92,7 +106,11 @@ impl SqlType {
             SqlType::Tid => "tid",
             SqlType::Void => "void",
             SqlType::Timestamptz => "timestamp with time zone",
+            SqlType::Timestamp => "timestamp without time zone",
             SqlType::PgLsn => "pg_lsn",
+            SqlType::Name => "name",
+            SqlType::Oid => "oid",
+            SqlType::Char => "\"char\"",
         }
     }
 

@@ -86,6 +86,15 @@ impl Decoder {
         }
     }
 
+    /// The server ended COPY FROM STDIN early (an error in the data): what the client still
+    /// sends of it (CopyData, CopyDone, CopyFail) is read as ordinary messages and ignored, and
+    /// anything else is allowed again, as PostgreSQL returns to its main loop at once.
+    pub fn stop_copy_in(&mut self) {
+        if self.phase == Phase::CopyIn {
+            self.phase = Phase::Messages;
+        }
+    }
+
     /// Decodes one message. `Ok(None)`: the buffer holds no complete message yet.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<FrontendMessage>, ProtocolError> {
         let r = match self.phase {
