@@ -173,6 +173,8 @@ pub struct Log {
     segment_bytes_max: u64,
     /// Bytes appended since the last fsync, so `sync` can skip a clean log.
     unsynced: bool,
+    /// Appends so far, counted, so group commit can tell which ones an fsync covers.
+    appends: u64,
 }
 
 fn segment_name(base: i64) -> String {
@@ -188,7 +190,7 @@ impl Log {
     pub fn in_memory(segment_bytes_max: u64) -> Log {
         // Index entries hold positions as u32, so a segment stays below 4 GiB.
         let segment_bytes_max = segment_bytes_max.min(u32::MAX as u64);
-        Log { dir: None, segments: Vec::new(), next_offset: 0, segment_bytes_max, unsynced: false }
+        Log { dir: None, segments: Vec::new(), next_offset: 0, segment_bytes_max, unsynced: false, appends: 0 }
     }
 
     /// Opens (or creates) the log in `dir`, recovering it: every batch is checked, a segment is
@@ -312,7 +314,25 @@ impl Log {
         seg.len += data.len() as u64;
         self.next_offset = seg.end_offset;
         self.unsynced = true;
+        self.appends += 1;
         Ok(base)
+    }
+
+    /// How many appends this log has taken (see [`Log::sync_handle`]).
+    pub fn appends(&self) -> u64 {
+        self.appends
+    }
+
+    /// For group commit: the number of appends so far and a handle on the file they are in, so
+    /// the caller can fsync without holding the log (appends go on meanwhile). Earlier segments
+    /// were made durable when they closed. `None` for an in-memory log.
+    pub fn sync_handle(&mut self) -> std::io::Result<(u64, Option<File>)> {
+        let file = match self.segments.last().and_then(|s| s.file.as_ref()) {
+            Some(f) => Some(f.try_clone()?),
+            None => None,
+        };
+        self.unsynced = false;
+        Ok((self.appends, file))
     }
 
     /// Makes every append so far durable (acks=all waits for this).

@@ -101,6 +101,31 @@ pub struct BrokerConfig {
 
 pub struct Partition {
     pub log: Mutex<Log>,
+    /// Group commit for acks=all: how many appends the last fsync covered. Producers that need
+    /// durability queue on this lock; the one holding it fsyncs everything appended so far, so
+    /// the producers queued behind it usually find their appends already covered and skip their
+    /// own fsync. The log itself stays unlocked during the fsync, so appends continue.
+    pub durable_appends: Mutex<u64>,
+}
+
+impl Partition {
+    pub fn new(log: Log) -> Partition {
+        Partition { log: Mutex::new(log), durable_appends: Mutex::new(0) }
+    }
+
+    /// Returns once every append up to `upto` (a count from `Log::appends`) is on disk.
+    pub fn make_durable(&self, upto: u64) -> std::io::Result<()> {
+        let mut durable = self.durable_appends.lock().expect("durable");
+        if *durable >= upto {
+            return Ok(());
+        }
+        let (covered, file) = self.log.lock().expect("log").sync_handle()?;
+        if let Some(f) = file {
+            f.sync_data()?;
+        }
+        *durable = covered;
+        Ok(())
+    }
 }
 
 pub struct Topic {
@@ -162,7 +187,7 @@ impl Broker {
             if parts.iter().enumerate().any(|(i, (p, _))| *p != i as i32) {
                 return Err(std::io::Error::other(format!("topic {name}: partition directories are not 0..n")));
             }
-            let partitions = parts.into_iter().map(|(_, log)| Arc::new(Partition { log: Mutex::new(log) })).collect();
+            let partitions = parts.into_iter().map(|(_, log)| Arc::new(Partition::new(log))).collect();
             map.insert(name, Arc::new(Topic { id: uuid::Uuid::from_bytes(rand::random()), partitions }));
         }
         let offsets = match &config.data_dir {
@@ -204,7 +229,7 @@ impl Broker {
                     .map_err(|_| code::KAFKA_STORAGE_ERROR)?,
                 None => Log::in_memory(self.config.segment_bytes),
             };
-            parts.push(Arc::new(Partition { log: Mutex::new(log) }));
+            parts.push(Arc::new(Partition::new(log)));
         }
         let t = Arc::new(Topic { id: uuid::Uuid::from_bytes(rand::random()), partitions: parts });
         topics.insert(name.to_string(), t.clone());
@@ -280,7 +305,8 @@ impl Broker {
     pub fn produce(&self, req: ProduceRequest) -> ProduceResponse {
         let mut resp = ProduceResponse::default();
         let acks_ok = matches!(req.acks, -1..=1);
-        let mut to_sync: Vec<Arc<Partition>> = Vec::new();
+        // Partitions written with acks=all, and the append count each must see durable.
+        let mut to_sync: Vec<(Arc<Partition>, u64)> = Vec::new();
         for td in req.topic_data {
             let mut tr = TopicProduceResponse::default();
             tr.name = td.name.clone();
@@ -297,8 +323,12 @@ impl Broker {
                         None => Err(code::UNKNOWN_TOPIC_OR_PARTITION),
                         Some(part) => {
                             let r = self.append_checked(&td.name.0, pd.index, &part, pd.records.unwrap_or_default());
-                            if r.is_ok() && req.acks == -1 && !to_sync.iter().any(|p| Arc::ptr_eq(p, &part)) {
-                                to_sync.push(part.clone());
+                            if r.is_ok() && req.acks == -1 {
+                                let upto = part.log.lock().expect("log").appends();
+                                match to_sync.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &part)) {
+                                    Some(entry) => entry.1 = upto,
+                                    None => to_sync.push((part.clone(), upto)),
+                                }
                             }
                             r.map(|(base, start)| (base, start, part))
                         }
@@ -318,8 +348,8 @@ impl Broker {
             resp.responses.push(tr);
         }
         // acks=all: one fsync per partition touched, after all of this request's appends.
-        for part in to_sync {
-            if let Err(e) = part.log.lock().expect("log").sync() {
+        for (part, upto) in to_sync {
+            if let Err(e) = part.make_durable(upto) {
                 tracing::error!("fsync failed: {e}");
                 for tr in resp.responses.iter_mut() {
                     for pr in tr.partition_responses.iter_mut() {
@@ -484,7 +514,7 @@ impl Broker {
                     .map_err(|e| (code::KAFKA_STORAGE_ERROR, e.to_string()))?,
                 None => Log::in_memory(self.config.segment_bytes),
             };
-            parts.push(Arc::new(Partition { log: Mutex::new(log) }));
+            parts.push(Arc::new(Partition::new(log)));
         }
         topics.insert(name.to_string(), Arc::new(Topic { id: topic.id, partitions: parts }));
         tracing::info!("topic {name} now has {count} partitions");
