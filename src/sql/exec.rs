@@ -2545,11 +2545,14 @@ fn output_name(e: &Expr) -> String {
         Expr::Case { .. } => "case".into(),
         Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => output_name(expr),
+            // `col::regtype::text` is still named after the column, as PostgreSQL's FigureColname
+            // looks through casts for a name stronger than a type's.
+            Expr::Cast { .. } if catalog::cast_of_named(expr) => output_name(expr),
             _ => match catalog::reg_type(data_type) {
                 Some(reg) => reg.to_string(),
-                None => column_type(data_type)
-                    .map(|(t, _, _)| pg_internal_name(t).to_string())
-                    .unwrap_or("?column?".into()),
+                None => {
+                    column_type(data_type).map(|(t, _, _)| pg_internal_name(t).to_string()).unwrap_or("?column?".into())
+                }
             },
         },
         _ => "?column?".into(),
@@ -2719,16 +2722,15 @@ fn mentions_stat_view(q: &ast::Query) -> bool {
 /// live and dead versions (what VACUUM would remove). PostgreSQL's view has many more columns and
 /// its counts lag behind (the statistics collector); these are exact and immediate.
 fn materialize_stat_view(db: &mut Database) {
-    let col =
-        |name: &str, ty| Column {
-            name: name.into(),
-            ty,
-            max_len: None,
-            not_null: false,
-            default: None,
-            serial: false,
-            declared: None,
-        };
+    let col = |name: &str, ty| Column {
+        name: name.into(),
+        ty,
+        max_len: None,
+        not_null: false,
+        default: None,
+        serial: false,
+        declared: None,
+    };
     let mut heap = Heap::new();
     for t in db.tables.values() {
         let (live, dead) = t.heap.counts(&db.tx);

@@ -21,6 +21,7 @@ pub mod copy;
 pub mod engine;
 pub mod exec;
 pub mod mvcc;
+pub mod scram;
 pub mod server;
 pub mod types;
 pub mod wal;

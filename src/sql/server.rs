@@ -39,7 +39,7 @@ use crate::limits::PG_SEND_BUFFER_FLUSH_BYTES;
 use crate::sql::wire::messages::truncate_name;
 use crate::sql::wire::{
     Authentication, BackendMessage, Bind, CopyResponse, Decoder, ErrorResponse, FieldDescription, FrontendMessage, Oid,
-    ProtocolError, ProtocolVersion, Severity, SqlState, StartupMessage, Target, TransactionStatus,
+    PasswordKind, ProtocolError, ProtocolVersion, Severity, SqlState, StartupMessage, Target, TransactionStatus,
 };
 
 /// What `server_version` reports. psql and drivers branch on the number (15.20 = 150020, the psql
@@ -579,6 +579,9 @@ async fn wait_for_shutdown(rx: &mut watch::Receiver<bool>) {
 /// Shared by every PostgreSQL connection: the engine, the cancel keys, the connection slots.
 pub struct PgServer<E: Engine> {
     engine: E,
+    /// With a password, every connection must pass SCRAM-SHA-256 (`super::scram`); without one,
+    /// connections are trusted, as `trust` in pg_hba.conf.
+    password: Option<String>,
     backends: Mutex<HashMap<i32, (i32, Arc<CancelFlag>)>>,
     next_pid: AtomicI32,
     slots: Arc<Semaphore>,
@@ -586,8 +589,14 @@ pub struct PgServer<E: Engine> {
 
 impl<E: Engine> PgServer<E> {
     pub fn new(engine: E, max_connections: usize) -> Arc<Self> {
+        Self::with_password(engine, max_connections, None)
+    }
+
+    /// A server that asks every client for `password` (any user name) with SCRAM-SHA-256.
+    pub fn with_password(engine: E, max_connections: usize, password: Option<String>) -> Arc<Self> {
         Arc::new(PgServer {
             engine,
+            password,
             backends: Mutex::new(HashMap::new()),
             // Process ids look like an operating system's, and never repeat within a run.
             next_pid: AtomicI32::new(10_000),
@@ -657,6 +666,11 @@ impl<E: Engine> PgServer<E> {
             )
             .await;
         };
+        if let Some(password) = &self.password {
+            if !scram_exchange(&mut client, startup.user(), password, &mut shutdown).await {
+                return;
+            }
+        }
         client.send(BackendMessage::Authentication(Authentication::Ok));
 
         let (key, cancel) = self.register();
@@ -904,6 +918,70 @@ fn row_description(fields: Option<Vec<FieldDescription>>) -> BackendMessage {
 }
 
 /// Sends a FATAL error and everything queued before it; the caller then closes.
+/// Runs SCRAM-SHA-256 with the client. On any failure the client has been sent PostgreSQL's FATAL
+/// error and the connection closed; returns whether it authenticated.
+async fn scram_exchange(client: &mut Client, user: &str, password: &str, shutdown: &mut watch::Receiver<bool>) -> bool {
+    use super::scram::{ScramError, ServerExchange, MECHANISM};
+    let failed = |user: &str| {
+        ErrorResponse::fatal(SqlState::INVALID_PASSWORD, format!("password authentication failed for user \"{user}\""))
+    };
+    let violation = |why: &str| ErrorResponse::fatal(SqlState::PROTOCOL_VIOLATION, why.to_string());
+    client.send(BackendMessage::Authentication(Authentication::Sasl { mechanisms: vec![MECHANISM.to_string()] }));
+    client.decoder.expect_password(PasswordKind::SaslInitial);
+    client.flush().await;
+    let (mechanism, data) = match client.next(Some(shutdown)).await {
+        Incoming::Message(FrontendMessage::SaslInitialResponse { mechanism, data }) => (mechanism, data),
+        Incoming::Malformed(e) => {
+            fatal(client, ErrorResponse::fatal(SqlState::PROTOCOL_VIOLATION, e.message())).await;
+            return false;
+        }
+        _ => return false,
+    };
+    if mechanism != MECHANISM {
+        fatal(client, violation("selected SASL authentication mechanism is not supported")).await;
+        return false;
+    }
+    let server_nonce: [u8; 18] = rand::random();
+    let salt: [u8; 16] = rand::random();
+    let data = data.unwrap_or_default();
+    let (exchange, server_first) = match ServerExchange::start(password, &data, &server_nonce, salt) {
+        Ok(x) => x,
+        Err(ScramError::Malformed(why)) => {
+            fatal(client, violation(why)).await;
+            return false;
+        }
+        Err(ScramError::WrongPassword) => {
+            fatal(client, failed(user)).await;
+            return false;
+        }
+    };
+    client.send(BackendMessage::Authentication(Authentication::SaslContinue { data: Bytes::from(server_first) }));
+    client.decoder.expect_password(PasswordKind::Sasl);
+    client.flush().await;
+    let data = match client.next(Some(shutdown)).await {
+        Incoming::Message(FrontendMessage::SaslResponse { data }) => data,
+        Incoming::Malformed(e) => {
+            fatal(client, ErrorResponse::fatal(SqlState::PROTOCOL_VIOLATION, e.message())).await;
+            return false;
+        }
+        _ => return false,
+    };
+    match exchange.finish(&data) {
+        Ok(server_final) => {
+            client.send(BackendMessage::Authentication(Authentication::SaslFinal { data: Bytes::from(server_final) }));
+            true
+        }
+        Err(ScramError::WrongPassword) => {
+            fatal(client, failed(user)).await;
+            false
+        }
+        Err(ScramError::Malformed(why)) => {
+            fatal(client, violation(why)).await;
+            false
+        }
+    }
+}
+
 async fn fatal(client: &mut Client, e: ErrorResponse) {
     client.send(BackendMessage::ErrorResponse(e));
     fatal_sent(client).await;

@@ -372,20 +372,8 @@ pub(super) fn with_catalogs<T>(
     if let Some(s) = sess {
         set_identity(db, s);
     }
-    let mut tables = std::collections::BTreeMap::new();
-    for (name, t) in &db.tables {
-        tables.insert(
-            name.clone(),
-            Table {
-                name: t.name.clone(),
-                columns: t.columns.clone(),
-                uniques: t.uniques.clone(),
-                heap: Heap::new(),
-                sequence: t.sequence,
-                index: Vec::new(),
-            },
-        );
-    }
+    let mut tables: std::collections::BTreeMap<String, Table> =
+        db.tables.iter().map(|(name, t)| (name.clone(), t.clone_shape())).collect();
     for k in &relations {
         tables.insert(k.to_string(), materialize(db, k));
     }
@@ -500,30 +488,25 @@ fn split_qualified(text: &str) -> Vec<String> {
 
 /// The words PostgreSQL's `quote_ident` quotes besides names with other characters (its reserved
 /// keywords and the non-reserved ones that cannot be column names).
-const RESERVED_WORDS: &[&str] = &[
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "between",
-    "bigint", "binary", "bit", "boolean", "both", "case", "cast", "char", "character", "check", "coalesce",
-    "collate", "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog",
-    "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "dec",
-    "decimal", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "exists", "extract",
-    "false", "fetch", "float", "for", "foreign", "freeze", "from", "full", "grant", "greatest", "group",
-    "grouping", "having", "ilike", "in", "initially", "inner", "inout", "int", "integer", "intersect", "interval",
-    "into", "is", "isnull", "join", "lateral", "leading", "least", "left", "like", "limit", "localtime",
-    "localtimestamp", "national", "natural", "nchar", "none", "normalize", "not", "notnull", "null", "nullif",
-    "numeric", "offset", "on", "only", "or", "order", "out", "outer", "overlaps", "overlay", "placing", "position",
-    "precision", "primary", "real", "references", "returning", "right", "row", "select", "session_user",
-    "setof", "similar", "smallint", "some", "substring", "symmetric", "table", "tablesample", "then", "time",
-    "timestamp", "to", "trailing", "treat", "trim", "true", "union", "unique", "user", "using", "values",
-    "varchar", "variadic", "verbose", "when", "where", "window", "with", "xmlattributes", "xmlconcat",
-    "xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize",
-    "xmltable",
-];
+const RESERVED_WORDS: &str = "\
+    all analyse analyze and any array as asc asymmetric authorization between bigint binary bit boolean \
+    both case cast char character check coalesce collate collation column concurrently constraint create \
+    cross current_catalog current_date current_role current_schema current_time current_timestamp \
+    current_user dec decimal default deferrable desc distinct do else end except exists extract false \
+    fetch float for foreign freeze from full grant greatest group grouping having ilike in initially \
+    inner inout int integer intersect interval into is isnull join lateral leading least left like limit \
+    localtime localtimestamp national natural nchar none normalize not notnull null nullif numeric \
+    offset on only or order out outer overlaps overlay placing position precision primary real \
+    references returning right row select session_user setof similar smallint some substring symmetric \
+    table tablesample then time timestamp to trailing treat trim true union unique user using values \
+    varchar variadic verbose when where window with xmlattributes xmlconcat xmlelement xmlexists \
+    xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable";
 
 /// `quote_ident`: the name as SQL must spell it.
 fn quote_ident(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
-        && !RESERVED_WORDS.contains(&name);
+        && !RESERVED_WORDS.split_whitespace().any(|w| w == name);
     if plain {
         name.to_string()
     } else {
@@ -762,11 +745,7 @@ fn table_bytes(r: &Rel) -> i64 {
 }
 
 fn indexes_bytes(db: &Database, r: &Rel) -> i64 {
-    relations(db)
-        .iter()
-        .filter(|x| x.table_oid == r.oid && matches!(x.kind, Kind::Index(_)))
-        .map(relation_bytes)
-        .sum()
+    relations(db).iter().filter(|x| x.table_oid == r.oid && matches!(x.kind, Kind::Index(_))).map(relation_bytes).sum()
 }
 
 /// `pg_size_pretty(bigint)`: bytes below 10 kB, then kB, MB, GB, TB, PB, each unit taking over
@@ -778,15 +757,16 @@ fn size_pretty(bytes: i64) -> String {
     }
     // One extra bit is kept for rounding, as PostgreSQL does.
     let mut size = bytes >> 9;
-    for (i, unit) in UNITS.iter().enumerate() {
-        let last = i == UNITS.len() - 1;
-        if size.abs() < 20 * 1024 - 1 || last {
-            let rounded = (size + if size < 0 { -1 } else { 1 }) / 2;
-            return format!("{rounded} {unit}");
+    let mut unit = UNITS[0];
+    for (i, u) in UNITS.iter().enumerate() {
+        unit = u;
+        if size.abs() < 20 * 1024 - 1 || i == UNITS.len() - 1 {
+            break;
         }
         size >>= 10;
     }
-    unreachable!("the last unit always returns")
+    let rounded = (size + if size < 0 { -1 } else { 1 }) / 2;
+    format!("{rounded} {unit}")
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1214,8 +1194,7 @@ fn vector(items: impl Iterator<Item = i64>) -> String {
 
 /// `CREATE UNIQUE INDEX t_pkey ON public.t USING btree (a, b)`, as `pg_get_indexdef` writes it.
 fn index_definition(r: &Rel, u: usize) -> String {
-    let cols: Vec<String> =
-        r.table.uniques[u].columns.iter().map(|&c| quote_ident(&r.table.columns[c].name)).collect();
+    let cols: Vec<String> = r.table.uniques[u].columns.iter().map(|&c| quote_ident(&r.table.columns[c].name)).collect();
     format!(
         "CREATE UNIQUE INDEX {} ON public.{} USING btree ({})",
         quote_ident(&r.name),
@@ -1292,7 +1271,9 @@ fn rows_of(db: &Database, key: &str) -> Vec<Row> {
                     Kind::Index(u) => r.table.uniques[u].columns.iter().map(|&c| &r.table.columns[c]).collect(),
                     Kind::Sequence(_) => {
                         // A sequence is a one-row relation of these columns.
-                        for (n, (name, typ)) in [("last_value", 20), ("log_cnt", 20), ("is_called", 16)].iter().enumerate() {
+                        for (n, (name, typ)) in
+                            [("last_value", 20), ("log_cnt", 20), ("is_called", 16)].iter().enumerate()
+                        {
                             rows.push(attribute_row(r.oid, name, *typ, -1, n as i64 + 1, true, false));
                         }
                         Vec::new()
@@ -1331,9 +1312,11 @@ fn rows_of(db: &Database, key: &str) -> Vec<Row> {
         "pg_type" => {
             for ty in TYPES {
                 let array = ty.name.starts_with('_');
-                let base = ty.input.strip_suffix("_in").map(|b| format!("{b}_")).unwrap_or_else(|| {
-                    ty.input.strip_suffix("in").unwrap_or(ty.input).to_string()
-                });
+                let base = ty
+                    .input
+                    .strip_suffix("_in")
+                    .map(|b| format!("{b}_"))
+                    .unwrap_or_else(|| ty.input.strip_suffix("in").unwrap_or(ty.input).to_string());
                 let (recv, send) = if ty.kind == "p" && ty.oid != 2278 {
                     ("-".to_string(), "-".to_string())
                 } else {
@@ -1502,7 +1485,20 @@ fn rows_of(db: &Database, key: &str) -> Vec<Row> {
                         o(oid),
                     ],
                     "pg_authid" => {
-                        vec![o(oid), t_name(&name), b(sup), b(true), b(sup), b(sup), b(login), b(sup), b(sup), i(-1), N, N]
+                        vec![
+                            o(oid),
+                            t_name(&name),
+                            b(sup),
+                            b(true),
+                            b(sup),
+                            b(sup),
+                            b(login),
+                            b(sup),
+                            b(sup),
+                            i(-1),
+                            N,
+                            N,
+                        ]
                     }
                     _ if login => vec![t_name(&name), o(oid), b(sup), b(sup), b(sup), b(sup), t("********"), N, N],
                     _ => continue,
@@ -1862,17 +1858,37 @@ fn materialize(db: &Database, key: &str) -> Table {
 /// The result type of a catalog function, for RowDescription and type checks.
 pub(super) fn function_type(name: &str) -> Option<SqlType> {
     Some(match name {
-        "current_database" | "current_catalog" | "current_user" | "session_user" | "user" | "current_schema"
-        | "pg_get_userbyid" | "pg_encoding_to_char" => SqlType::Name,
-        "pg_table_is_visible" | "pg_type_is_visible" | "pg_relation_is_publishable" | "has_table_privilege"
-        | "has_schema_privilege" | "has_database_privilege" => SqlType::Bool,
+        "current_database"
+        | "current_catalog"
+        | "current_user"
+        | "session_user"
+        | "user"
+        | "current_schema"
+        | "pg_get_userbyid"
+        | "pg_encoding_to_char" => SqlType::Name,
+        "pg_table_is_visible"
+        | "pg_type_is_visible"
+        | "pg_relation_is_publishable"
+        | "has_table_privilege"
+        | "has_schema_privilege"
+        | "has_database_privilege" => SqlType::Bool,
         "array_upper" | "array_lower" | "array_length" | "cardinality" => SqlType::Int4,
         "pg_relation_size" | "pg_table_size" | "pg_total_relation_size" | "pg_indexes_size" => SqlType::Int8,
-        "format_type" | "pg_get_indexdef" | "pg_get_constraintdef" | "pg_get_expr" | "pg_get_serial_sequence"
-        | "pg_get_statisticsobjdef_columns" | "obj_description" | "col_description" | "shobj_description"
-        | "array_to_string" | "pg_size_pretty" | "to_regclass" | "quote_ident" | "current_schemas" | "array" => {
-            SqlType::Text
-        }
+        "format_type"
+        | "pg_get_indexdef"
+        | "pg_get_constraintdef"
+        | "pg_get_expr"
+        | "pg_get_serial_sequence"
+        | "pg_get_statisticsobjdef_columns"
+        | "obj_description"
+        | "col_description"
+        | "shobj_description"
+        | "array_to_string"
+        | "pg_size_pretty"
+        | "to_regclass"
+        | "quote_ident"
+        | "current_schemas"
+        | "array" => SqlType::Text,
         _ => return None,
     })
 }
@@ -2030,11 +2046,9 @@ pub(super) fn function(db: &Database, name: &str, args: &[Datum]) -> Option<R<Da
             let sep = text_arg(arg(1)).unwrap_or_default();
             let null = text_arg(arg(2));
             match parse_array(&text_arg(arg(0)).unwrap_or_default()) {
-                Some((items, _)) => t(&items
-                    .into_iter()
-                    .filter_map(|x| x.or_else(|| null.clone()))
-                    .collect::<Vec<_>>()
-                    .join(&sep)),
+                Some((items, _)) => {
+                    t(&items.into_iter().filter_map(|x| x.or_else(|| null.clone())).collect::<Vec<_>>().join(&sep))
+                }
                 None => return Some(Err(malformed_array(&text_arg(arg(0)).unwrap_or_default()))),
             }
         }
@@ -2100,11 +2114,20 @@ pub(super) fn type_named(name: &str) -> Option<SqlType> {
         "oid" => SqlType::Oid,
         "\"char\"" => SqlType::Char,
         "timestamptz" | "timestamp with time zone" => SqlType::Timestamptz,
-        "regclass" | "regtype" | "regnamespace" | "regrole" | "regproc" | "regprocedure" | "regoper"
-        | "regconfig" | "int2vector" | "oidvector" => SqlType::Text,
+        "regclass" | "regtype" | "regnamespace" | "regrole" | "regproc" | "regprocedure" | "regoper" | "regconfig"
+        | "int2vector" | "oidvector" => SqlType::Text,
         n if n.ends_with("[]") => SqlType::Text,
         _ => return None,
     })
+}
+
+/// Whether a chain of casts starts from a column or a function call (whose name the result takes).
+pub(super) fn cast_of_named(e: &Expr) -> bool {
+    match e {
+        Expr::Cast { expr, .. } => cast_of_named(expr),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => true,
+        _ => false,
+    }
 }
 
 /// Casts the executor cannot do by converting text: to a reg* type (an OID becomes the object's
@@ -2304,6 +2327,23 @@ pub(super) fn quantified_array(op: &BinaryOperator, v: Datum, array: Datum, any:
     super::quantified(op, v, &rows, any, false)
 }
 
+/// The regex crate's complaint in the words of PostgreSQL's regex library (`regerror`) for the
+/// mistakes both notice; others keep the crate's own words.
+fn regex_error_text(rust: &str) -> String {
+    let last = rust.lines().last().unwrap_or("").trim();
+    let last = last.strip_prefix("error: ").unwrap_or(last);
+    let pg = [
+        ("unclosed group", "parentheses () not balanced"),
+        ("unopened group", "parentheses () not balanced"),
+        ("unclosed character class", "brackets [] not balanced"),
+        ("repetition operator missing expression", "quantifier operand invalid"),
+        ("unclosed counted repetition", "braces {} not balanced"),
+        ("invalid repetition count", "invalid repetition count(s)"),
+        ("escape sequence", "invalid escape \\ sequence"),
+    ];
+    pg.iter().find(|(k, _)| last.contains(k)).map(|(_, v)| v.to_string()).unwrap_or_else(|| last.to_string())
+}
+
 thread_local! {
     static REGEX_CACHE: RefCell<HashMap<(String, bool), regex::Regex>> = RefCell::new(HashMap::new());
 }
@@ -2321,7 +2361,7 @@ fn regex_matches(text: &str, pattern: &str, case_insensitive: bool) -> R<bool> {
                 .map_err(|e| {
                     let why = match e {
                         regex::Error::CompiledTooBig(_) => "regular expression is too complex".to_string(),
-                        other => other.to_string().lines().last().unwrap_or("").trim().to_string(),
+                        other => regex_error_text(&other.to_string()),
                     };
                     ExecError::from(SqlError::new("2201B", format!("invalid regular expression: {why}")))
                 })?;
@@ -2374,9 +2414,12 @@ pub(super) fn operator(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
         "!~" => (true, false),
         "!~*" => (true, true),
         _ => {
-            return Err(SqlError::new("42883", format!("operator does not exist: {} {op} {}", type_name(&l), type_name(&r)))
-                .hint(super::OPERATOR_HINT)
-                .into())
+            return Err(SqlError::new(
+                "42883",
+                format!("operator does not exist: {} {op} {}", type_name(&l), type_name(&r)),
+            )
+            .hint(super::OPERATOR_HINT)
+            .into())
         }
     };
     let text = l.to_text().unwrap_or_default();

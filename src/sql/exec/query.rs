@@ -848,9 +848,8 @@ fn common_type(a: SqlType, b: SqlType) -> Option<SqlType> {
     if let (Some(x), Some(y)) = (rank(a), rank(b)) {
         return Some(if x >= y { a } else { b });
     }
-    let string = |t: SqlType| {
-        matches!(t, SqlType::Text | SqlType::Varchar | SqlType::Unknown | SqlType::Name | SqlType::Char)
-    };
+    let string =
+        |t: SqlType| matches!(t, SqlType::Text | SqlType::Varchar | SqlType::Unknown | SqlType::Name | SqlType::Char);
     if string(a) && string(b) {
         return Some(SqlType::Text);
     }
