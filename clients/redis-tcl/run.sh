@@ -11,8 +11,7 @@
 #   --tags -needs:repl   attaches a replica with SYNC to read the replication stream
 #   --tags -needs:save   SAVE/BGSAVE/DEBUG RELOAD: the RESP side keeps nothing on disk
 #   --tags -needs:debug  DEBUG RELOAD, quicklist internals, and tests that also attach a replica or BGSAVE
-#                        under this tag only; it also hides the "stale keys" WATCH tests (DEBUG
-#                        SET-ACTIVE-EXPIRE 0 with logically expired keys), which terrarium fails
+#                        under this tag only (unit/multi alone passes completely with it included)
 #   --tags -stream and skip.txt   streams (X* commands) are not implemented yet; skip.txt names the
 #                        tests outside the "stream" tag that create a stream
 #   skip.txt also names "PUBLISH/SUBSCRIBE after UNSUBSCRIBE without arguments" and "BRPOPLPUSH does not

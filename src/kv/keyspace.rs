@@ -145,7 +145,10 @@ pub struct Keyspace {
     pub stats: Stats,
     pub blocking: Blocking,
     /// Per database, the clients WATCHing each key (indexed by db for the same reason).
-    watchers: Vec<HashMap<Bytes, Vec<u64>>>,
+    /// Each watcher also carries whether the key was already logically expired (present but past
+    /// its deadline) when watched: Redis 7's rule is that such a "stale" key being deleted is no
+    /// change, so it must not dirty the transaction (see `touch` and `touch_watched_in_db`).
+    watchers: Vec<HashMap<Bytes, Vec<(u64, bool)>>>,
     dirty_clients: HashSet<u64>,
     /// DEBUG SET-ACTIVE-EXPIRE 0 turns the active cycle off (Redis's test suite uses it).
     pub active_expire_enabled: bool,
@@ -361,8 +364,17 @@ impl Keyspace {
     /// clients blocked on it. Commands that modify a value in place call this themselves.
     pub fn touch(&mut self, db: usize, key: &[u8]) {
         self.stats.dirty += 1;
-        if let Some(ids) = self.watchers[db].get(key) {
-            self.dirty_clients.extend(ids.iter().copied());
+        let gone = !self.dbs[db].map.contains_key(key);
+        if let Some(ids) = self.watchers[db].get_mut(key) {
+            for (id, stale) in ids.iter_mut() {
+                if *stale && gone {
+                    // Stale when watched, deleted now: logically nothing changed. From here on the
+                    // key is an ordinary missing key.
+                    *stale = false;
+                    continue;
+                }
+                self.dirty_clients.insert(*id);
+            }
         }
         if self.blocking.by_key[db].contains_key(key) {
             self.blocking.mark_ready(db, key);
@@ -375,21 +387,21 @@ impl Keyspace {
 
     /// Empties one database. WATCHers of keys that existed are dirtied (Redis's
     /// `touchAllWatchedKeysInDb`); watching a key that did not exist survives a flush.
-    pub fn flush_db(&mut self, db: usize) -> usize {
+    pub fn flush_db(&mut self, db: usize, now_ms: i64) -> usize {
         let n = self.dbs[db].len();
-        self.touch_watched_in_db(db, None);
+        self.touch_watched_in_db(db, None, now_ms);
         self.dbs[db] = Db::default();
         self.stats.dirty += n as u64;
         n
     }
 
-    pub fn flush_all(&mut self) -> usize {
-        (0..self.dbs.len()).map(|db| self.flush_db(db)).sum()
+    pub fn flush_all(&mut self, now_ms: i64) -> usize {
+        (0..self.dbs.len()).map(|db| self.flush_db(db, now_ms)).sum()
     }
 
-    pub fn swap_db(&mut self, a: usize, b: usize) {
-        self.touch_watched_in_db(a, Some(b));
-        self.touch_watched_in_db(b, Some(a));
+    pub fn swap_db(&mut self, a: usize, b: usize, now_ms: i64) {
+        self.touch_watched_in_db(a, Some(b), now_ms);
+        self.touch_watched_in_db(b, Some(a), now_ms);
         self.dbs.swap(a, b);
         // Clients blocked on keys in either db may now find data there.
         for d in [a, b] {
@@ -401,14 +413,37 @@ impl Keyspace {
         }
     }
 
-    fn touch_watched_in_db(&mut self, db: usize, other: Option<usize>) {
-        let dirty: Vec<u64> = self.watchers[db]
-            .iter()
-            .filter(|(k, _)| {
-                self.dbs[db].map.contains_key(*k) || other.is_some_and(|o| self.dbs[o].map.contains_key(*k))
-            })
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
+    /// FLUSHDB (`other` = None) or SWAPDB (`other` = the db taking this one's place) as Redis's
+    /// `touchAllWatchedKeysInDb`: a watched key that existed or will exist dirties its watchers,
+    /// except that a stale key emptied away is no change, a stale key replaced by another stale key
+    /// is no change, and a missing key replaced by a stale one becomes stale.
+    fn touch_watched_in_db(&mut self, db: usize, other: Option<usize>, now_ms: i64) {
+        let expired = |d: &Db, k: &[u8]| d.map.get(k).is_some_and(|e| e.expire_at_ms.is_some_and(|at| at <= now_ms));
+        let mut dirty = Vec::new();
+        let keys: Vec<Bytes> = self.watchers[db].keys().cloned().collect();
+        for k in keys {
+            let in_emptied = self.dbs[db].map.contains_key(&k);
+            let in_other = other.is_some_and(|o| self.dbs[o].map.contains_key(&k));
+            if !(in_emptied || in_other) {
+                continue;
+            }
+            let other_expired = other.is_some_and(|o| expired(&self.dbs[o], &k));
+            let Some(ids) = self.watchers[db].get_mut(&k) else { continue };
+            for (id, stale) in ids.iter_mut() {
+                if *stale {
+                    if !in_other {
+                        *stale = false;
+                        continue;
+                    } else if other_expired {
+                        continue;
+                    }
+                } else if !in_emptied && other_expired {
+                    *stale = true;
+                    continue;
+                }
+                dirty.push(*id);
+            }
+        }
         self.dirty_clients.extend(dirty);
     }
 
@@ -436,18 +471,24 @@ impl Keyspace {
     // WATCH.
     // ----------------------------------------------------------------------------------------
 
-    pub fn watch(&mut self, client_id: u64, db: usize, key: Bytes) {
+    /// Starts watching `key` for a client; `stale` says the key exists but has already expired.
+    pub fn watch(&mut self, client_id: u64, db: usize, key: Bytes, stale: bool) {
         let ids = self.watchers[db].entry(key).or_default();
-        if !ids.contains(&client_id) {
-            ids.push(client_id);
+        if !ids.iter().any(|(i, _)| *i == client_id) {
+            ids.push((client_id, stale));
         }
+    }
+
+    /// Whether a client's watch on `key` is still of a stale key.
+    pub fn watch_is_stale(&self, client_id: u64, db: usize, key: &[u8]) -> bool {
+        self.watchers[db].get(key).is_some_and(|ids| ids.iter().any(|(i, s)| *i == client_id && *s))
     }
 
     /// Forgets all of a client's watches; returns whether any watched key changed meanwhile.
     pub fn unwatch_all(&mut self, client_id: u64, keys: &[(usize, Bytes)]) -> bool {
         for (db, key) in keys {
             if let Some(ids) = self.watchers[*db].get_mut(key) {
-                ids.retain(|&i| i != client_id);
+                ids.retain(|&(i, _)| i != client_id);
                 if ids.is_empty() {
                     self.watchers[*db].remove(key);
                 }

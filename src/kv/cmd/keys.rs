@@ -524,7 +524,7 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(CmdError::new("ERR DB index is out of range"));
     }
     if a != b {
-        ctx.ks.swap_db(a as usize, b as usize);
+        ctx.ks.swap_db(a as usize, b as usize, ctx.now_ms);
     }
     Ok(Frame::ok())
 }

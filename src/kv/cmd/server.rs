@@ -736,14 +736,14 @@ fn flush_mode(argv: &[Bytes]) -> Result<(), CmdError> {
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     let db = ctx.db();
-    ctx.ks.flush_db(db);
+    ctx.ks.flush_db(db, ctx.now_ms);
     Ok(Frame::ok())
 }
 
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
-    ctx.ks.flush_all();
+    ctx.ks.flush_all(ctx.now_ms);
     Ok(Frame::ok())
 }
 

@@ -35,11 +35,13 @@ pub fn unwatch_all(ctx: &mut Ctx) {
     ctx.ks.unwatch_all(ctx.sess.id, &keys);
 }
 
-/// Whether a watched key that was alive when watched has since expired (deleted or not).
+/// Whether a watched key that was not stale when watched (see `Keyspace::watch`) has since
+/// expired without being deleted yet. (Once deleted, the deletion itself dirtied the watchers.)
 fn watched_key_expired(ctx: &mut Ctx) -> bool {
     let now = ctx.now_ms;
+    let id = ctx.sess.id;
     ctx.sess.watched.iter().any(|w| {
-        !w.expired_at_watch
+        !ctx.ks.watch_is_stale(id, w.db, &w.key)
             && ctx.ks.dbs[w.db].map.get(&w.key).is_some_and(|e| e.expire_at_ms.is_some_and(|at| at <= now))
     })
 }
@@ -91,7 +93,7 @@ fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             continue;
         }
         let expired_at_watch = ctx.ks.dbs[db].map.get(key).is_some_and(|e| e.expire_at_ms.is_some_and(|at| at <= now));
-        ctx.ks.watch(ctx.sess.id, db, key.clone());
+        ctx.ks.watch(ctx.sess.id, db, key.clone(), expired_at_watch);
         ctx.sess.watched.push(WatchedKey { db, key: key.clone(), expired_at_watch });
     }
     Ok(Frame::ok())
