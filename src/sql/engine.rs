@@ -17,16 +17,20 @@
 //! A wait that lasts `deadlock_timeout` (1 s, as PostgreSQL's default) looks for a cycle in the
 //! wait-for graph (session → the transaction it waits for → the session running that
 //! transaction → ...); the session that finds one gets 40P01, as in PostgreSQL, where the
-//! session whose timer fires first is the one that errors out.
+//! session whose timer fires first is the one that errors out. A wait longer than the session's
+//! `lock_timeout` fails with 55P03, and a statement (waits and `pg_sleep` included) running
+//! longer than its `statement_timeout` with 57014.
+//!
+//! Every session reports what it does to the registry in [`super::activity`] (active, waiting,
+//! idle in transaction, ...), which `pg_stat_activity`, `pg_locks` and the deadlock search read.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use sqlparser::ast::{CopySource, CopyTarget, Statement};
 
+use super::activity::{self, Activity, TxnInfo, Wait};
 use super::copy;
 use super::exec::{self, Database, ExecError, OutColumn, Output, SqlError};
 use super::mvcc::Xid;
@@ -40,25 +44,71 @@ use super::wire::messages::{
     SqlState, StartupMessage, Target, TransactionStatus,
 };
 
-/// PostgreSQL's default `deadlock_timeout`: how long a lock wait lasts before it looks for a cycle.
-const DEADLOCK_TIMEOUT_MS: u64 = 1_000;
-
 /// How often a waiting session checks whether the transaction it waits for has ended.
 const LOCK_POLL_MS: u64 = 2;
 
-/// Who waits for what, for deadlock detection and `pg_locks`-style questions.
-#[derive(Default)]
-struct Waits {
-    /// session → the transaction it waits for.
-    waiting: HashMap<u32, Xid>,
-    /// top-level transaction → the session running it.
-    owner: HashMap<Xid, u32>,
+/// The session's timeouts for one statement, read from its settings when the statement starts
+/// (a SET takes effect from the next statement).
+struct Timeouts {
+    /// `statement_timeout`; none when 0 (off).
+    statement: Option<Duration>,
+    /// `lock_timeout`; none when 0 (off).
+    lock: Option<Duration>,
+    /// `deadlock_timeout` (1 s unless SET).
+    deadlock: Duration,
+}
+
+impl Timeouts {
+    fn of(sess: &exec::Session) -> Timeouts {
+        let ms = |name| super::guc::millis(&sess.settings, name);
+        let off_if_zero = |n: u64| (n > 0).then(|| Duration::from_millis(n));
+        Timeouts {
+            statement: off_if_zero(ms("statement_timeout")),
+            lock: off_if_zero(ms("lock_timeout")),
+            deadlock: Duration::from_millis(ms("deadlock_timeout").max(1)),
+        }
+    }
+}
+
+/// Why a statement was stopped while it waited or slept.
+enum Cut {
+    Cancel,
+    Statement,
+    Lock,
+}
+
+impl Cut {
+    fn error(self) -> ErrorResponse {
+        match self {
+            Cut::Cancel => ErrorResponse::error(SqlState(*b"57014"), "canceling statement due to user request"),
+            Cut::Statement => ErrorResponse::error(SqlState(*b"57014"), "canceling statement due to statement timeout"),
+            Cut::Lock => ErrorResponse::error(SqlState(*b"55P03"), "canceling statement due to lock timeout"),
+        }
+    }
+}
+
+/// Resolves at `deadline`, or never without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The session's transaction as the activity registry records it.
+fn txn_info(sess: &exec::Session) -> Option<TxnInfo> {
+    sess.txn.as_ref().map(|t| TxnInfo {
+        top: t.top,
+        started: t.started,
+        snapshot_xmin: t.snapshot.as_ref().map(|s| s.xmin),
+        failed: t.explicit && t.failed,
+    })
 }
 
 pub struct SqlEngine {
     db: Arc<Mutex<Database>>,
-    waits: Mutex<Waits>,
-    next_session: AtomicU32,
+    /// What each session is doing: `pg_stat_activity`, `pg_locks`, and who waits for whom.
+    activity: Arc<Activity>,
     /// Rung after every statement and abort: a transaction may have ended, so sessions waiting
     /// for one look again at once instead of at their next poll.
     txn_ended: tokio::sync::Notify,
@@ -85,16 +135,16 @@ impl SqlEngine {
 
 impl Default for SqlEngine {
     fn default() -> Self {
-        SqlEngine {
-            db: Arc::new(Mutex::new(Database::default())),
-            waits: Mutex::new(Waits::default()),
-            next_session: AtomicU32::new(1),
-            txn_ended: tokio::sync::Notify::new(),
-        }
+        let activity = Arc::new(Activity::default());
+        let mut db = Database::default();
+        db.catalog.get_mut().activity = Some(activity.clone());
+        SqlEngine { db: Arc::new(Mutex::new(db)), activity, txn_ended: tokio::sync::Notify::new() }
     }
 }
 
 pub struct Prepared1 {
+    /// The source text, which `pg_stat_activity.query` shows while it runs.
+    text: String,
     statement: Option<Statement>,
     param_types: Vec<Oid>,
     /// What describes the rows the statement returns, if it returns any: the query itself, or
@@ -136,7 +186,8 @@ pub struct Portal {
 }
 
 pub struct PgSession {
-    id: u32,
+    /// The process id of BackendKeyData (`pg_backend_pid()`).
+    id: i32,
     /// The running simple-query statement's RowDescription is already sent (pg_sleep).
     described: bool,
     /// A simple Query is running (rather than an extended-protocol Execute).
@@ -365,7 +416,9 @@ impl SqlEngine {
     }
 
     /// Runs one statement in the executor, waiting (with the database unlocked) whenever another
-    /// transaction holds a row it must change.
+    /// transaction holds a row it must change. The session's `statement_timeout` bounds the
+    /// whole statement (its waits and `pg_sleep`), `lock_timeout` each wait for a row, and
+    /// `deadlock_timeout` says when a wait looks for a cycle.
     async fn run_exec(
         &self,
         sess: &mut PgSession,
@@ -374,19 +427,25 @@ impl SqlEngine {
         client: &mut Client,
     ) -> Result<Output, ErrorResponse> {
         let cancel = client.cancel_flag();
+        let timeouts = Timeouts::of(&sess.exec);
+        let statement_deadline = timeouts.statement.map(|d| Instant::now() + d);
         let mut waited_since: Option<Instant> = None;
         let mut sleep: Option<f64>;
+        self.activity.statement_relations(sess.id, activity::statement_locks(stmt));
         loop {
+            let attempt: Option<Xid>;
             let result = {
                 let mut db = self.db.lock().expect("database");
                 db.params = params.to_vec();
+                // Outside a block the statement's transaction starts now, with the next xid.
+                let implicit_xid = db.tx.next_xid();
+                db.catalog.get_mut().pid = sess.id;
                 let r = exec::execute(&mut db, &mut sess.exec, stmt);
+                attempt = sess.exec.txn.is_none().then_some(implicit_xid);
                 db.params.clear();
                 self.txn_ended.notify_waiters();
                 sleep = db.sleep_request.take();
-                if let Some(t) = &sess.exec.txn {
-                    self.waits.lock().expect("waits").owner.insert(t.top, sess.id);
-                }
+                self.activity.after_statement(sess.id, txn_info(&sess.exec));
                 r
             };
             for n in sess.exec.notices.drain(..) {
@@ -394,7 +453,6 @@ impl SqlEngine {
             }
             match result {
                 Ok(o) => {
-                    self.waits.lock().expect("waits").waiting.remove(&sess.id);
                     if let Some(secs) = sleep {
                         // pg_sleep: PostgreSQL has sent RowDescription before it sleeps.
                         // Only a simple Query describes its rows itself: in the extended
@@ -408,26 +466,29 @@ impl SqlEngine {
                             }
                             client.flush().await;
                         }
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs_f64(secs.min(1e6))) => {}
-                            _ = cancel.wait() => {
-                                self.fail(sess);
-                                return Err(ErrorResponse::error(
-                                    SqlState(*b"57014"),
-                                    "canceling statement due to user request",
-                                ));
-                            }
+                        self.activity.set_wait(sess.id, Some(Wait::Sleep));
+                        let cut = tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs_f64(secs.min(1e6))) => None,
+                            _ = cancel.wait() => Some(Cut::Cancel),
+                            _ = sleep_until(statement_deadline) => Some(Cut::Statement),
+                        };
+                        self.activity.set_wait(sess.id, None);
+                        if let Some(cut) = cut {
+                            self.fail(sess);
+                            return Err(cut.error());
                         }
                     }
                     return Ok(o);
                 }
-                Err(ExecError::Sql(e)) => {
-                    self.waits.lock().expect("waits").waiting.remove(&sess.id);
-                    return Err(to_response(&e));
-                }
+                Err(ExecError::Sql(e)) => return Err(to_response(&e)),
                 Err(ExecError::Wait(xid)) => {
-                    self.waits.lock().expect("waits").waiting.insert(sess.id, xid);
                     let since = *waited_since.get_or_insert_with(Instant::now);
+                    // lock_timeout counts from the start of each wait, as PostgreSQL arms it
+                    // for each lock it waits for.
+                    let lock_deadline = timeouts.lock.map(|d| Instant::now() + d);
+                    let writes = matches!(stmt, Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_));
+                    let wait = Wait::Lock { xid, since: SystemTime::now(), writes, attempt };
+                    self.activity.set_wait(sess.id, Some(wait));
                     loop {
                         // Registered before the check, so an end between the two is not missed.
                         let ended = self.txn_ended.notified();
@@ -436,30 +497,40 @@ impl SqlEngine {
                         if !self.db.lock().expect("database").tx.is_active(xid) {
                             break;
                         }
-                        if cancel.is_requested() {
-                            self.waits.lock().expect("waits").waiting.remove(&sess.id);
+                        let now = Instant::now();
+                        // When both timers have run out, the one that ran out first wins (the
+                        // lock's on a tie, as in PostgreSQL's ProcessInterrupts).
+                        let lock_out = lock_deadline.filter(|d| *d <= now);
+                        let statement_out = statement_deadline.filter(|d| *d <= now);
+                        let cut = match (lock_out, statement_out) {
+                            (Some(l), Some(st)) if st < l => Some(Cut::Statement),
+                            (Some(_), _) => Some(Cut::Lock),
+                            (None, Some(_)) => Some(Cut::Statement),
+                            (None, None) if cancel.is_requested() => Some(Cut::Cancel),
+                            (None, None) => None,
+                        };
+                        if let Some(cut) = cut {
+                            self.activity.set_wait(sess.id, None);
                             self.fail(sess);
-                            return Err(ErrorResponse::error(
-                                SqlState(*b"57014"),
-                                "canceling statement due to user request",
-                            ));
+                            return Err(cut.error());
                         }
-                        if since.elapsed() >= Duration::from_millis(DEADLOCK_TIMEOUT_MS) {
+                        if since.elapsed() >= timeouts.deadlock {
                             if let Some(detail) = self.deadlock(sess.id) {
-                                self.waits.lock().expect("waits").waiting.remove(&sess.id);
+                                self.activity.set_wait(sess.id, None);
                                 self.fail(sess);
                                 return Err(ErrorResponse::error(SqlState(*b"40P01"), "deadlock detected")
                                     .with_detail(detail)
                                     .with_hint("See server log for query details."));
                             }
                         }
-                        // The poll stays as a backstop (and paces the deadlock check).
+                        // The poll stays as a backstop (and paces the deadlock and timeout checks).
                         tokio::select! {
                             _ = &mut ended => {}
                             _ = tokio::time::sleep(Duration::from_millis(LOCK_POLL_MS)) => {}
                             _ = cancel.wait() => {}
                         }
                     }
+                    self.activity.set_wait(sess.id, None);
                 }
             }
         }
@@ -482,13 +553,14 @@ impl SqlEngine {
     }
 
     /// A cycle through `me` in the wait-for graph, described as PostgreSQL's DETAIL does.
-    fn deadlock(&self, me: u32) -> Option<String> {
-        let w = self.waits.lock().expect("waits");
+    fn deadlock(&self, me: i32) -> Option<String> {
+        // The database before the registry, the order the catalogs take them in.
+        let db = self.db.lock().expect("database");
         let mut lines = Vec::new();
         let mut s = me;
         for _ in 0..64 {
-            let xid = *w.waiting.get(&s)?;
-            let holder = *w.owner.get(&xid)?;
+            let (xid, holder) = self.activity.waits_for(s, |x| db.tx.top(x))?;
+            let holder = holder?;
             lines.push(format!("Process {s} waits for ShareLock on transaction {xid}; blocked by process {holder}."));
             if holder == me {
                 return Some(lines.join("\n"));
@@ -574,9 +646,18 @@ impl SqlEngine {
 impl Engine for SqlEngine {
     type Session = PgSession;
 
-    fn connect(&self, startup: &StartupMessage, _key: BackendKey) -> Result<Connected<PgSession>, ErrorResponse> {
+    fn connect(&self, startup: &StartupMessage, key: BackendKey) -> Result<Connected<PgSession>, ErrorResponse> {
+        self.connect_from(startup, key, None)
+    }
+
+    fn connect_from(
+        &self,
+        startup: &StartupMessage,
+        key: BackendKey,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<Connected<PgSession>, ErrorResponse> {
         let (parameters, notices) = startup_parameters(startup)?;
-        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let id = key.process_id;
         let session = PgSession {
             id,
             described: false,
@@ -585,14 +666,20 @@ impl Engine for SqlEngine {
             exec: exec::Session {
                 user: startup.user().to_string(),
                 database: startup.database().to_string(),
+                pid: id,
                 ..Default::default()
             },
             prepared: Prepared::default(),
         };
+        // The name as ParameterStatus reports it (cut to 63 bytes, non-ASCII replaced).
+        let application_name =
+            parameters.iter().find(|(n, _)| n == "application_name").map(|(_, v)| v.as_str()).unwrap_or("");
+        self.activity.register(activity::Backend::new(id, startup.database(), startup.user(), application_name, peer));
         Ok(Connected { session, parameters, notices })
     }
 
     async fn simple_query(&self, session: &mut PgSession, sql: &str, client: &mut Client) -> Result<(), ErrorResponse> {
+        self.activity.start_query(session.id, sql, txn_info(&session.exec), client.cancel_flag());
         session.prepared.drop_unnamed_statement();
         // Parse everything first, as PostgreSQL does: a syntax error anywhere means none runs.
         let statements = parse_sql(sql).map_err(|e| to_response(&e))?;
@@ -608,8 +695,12 @@ impl Engine for SqlEngine {
         session.in_simple_query = false;
         let mut db = self.db.lock().expect("database");
         if session.exec.implicit_block {
-            exec::end_implicit_block(&mut db, &mut session.exec);
+            // A deferred constraint that fails when the implicit block commits fails the Query.
+            let failed = exec::end_implicit_block(&mut db, &mut session.exec);
             self.txn_ended.notify_waiters();
+            if let (Some(e), Ok(())) = (failed, &result) {
+                return Err(to_response(&e));
+            }
         }
         result
     }
@@ -641,7 +732,10 @@ impl Engine for SqlEngine {
             _ => inferred[i],
         });
         let row_source = statement.as_ref().and_then(row_source);
-        session.prepared.add_statement(name, Prepared1 { statement, param_types: types.collect(), row_source })
+        session.prepared.add_statement(
+            name,
+            Prepared1 { text: query.to_string(), statement, param_types: types.collect(), row_source },
+        )
     }
 
     fn bind(&self, session: &mut PgSession, bind: Bind) -> Result<(), ErrorResponse> {
@@ -705,6 +799,7 @@ impl Engine for SqlEngine {
             let statement = p.statement.clone();
             let params = p.params.clone();
             let Some(stmt) = &statement.statement else { return Ok(Completion::EmptyQuery) };
+            self.activity.start_query(session.id, &statement.text, txn_info(&session.exec), client.cancel_flag());
             let out = self.run(session, stmt, &params, client).await;
             session.described = false;
             match out? {
@@ -750,7 +845,13 @@ impl Engine for SqlEngine {
         self.fail(session);
     }
 
+    /// Asked right before every ReadyForQuery, which is when PostgreSQL reports a session idle:
+    /// the activity registry learns it here.
     fn transaction_status(&self, session: &PgSession) -> TransactionStatus {
+        if let Some(name) = session.exec.settings.get("application_name") {
+            self.activity.set_application_name(session.id, name);
+        }
+        self.activity.ready(session.id, txn_info(&session.exec));
         match session.exec.status() {
             b'T' => TransactionStatus::InBlock,
             b'E' => TransactionStatus::Failed,
@@ -762,9 +863,8 @@ impl Engine for SqlEngine {
         let mut db = self.db.lock().expect("database");
         if let Some(t) = session.exec.txn {
             db.tx.abort(t.top);
-            self.waits.lock().expect("waits").owner.remove(&t.top);
         }
-        self.waits.lock().expect("waits").waiting.remove(&session.id);
+        self.activity.remove(session.id);
         self.txn_ended.notify_waiters();
     }
 }
@@ -891,7 +991,10 @@ impl SqlEngine {
     ) -> Result<Output, ErrorResponse> {
         let (table, targets, described) = self.copy_columns(table_name, columns)?;
         client.begin_copy_in(CopyResponse { format: 0, column_formats: vec![0; targets.len()] }).await;
-        let rows = match read_copy_rows(&table, &described, opts, client).await {
+        self.activity.set_wait(sess.id, Some(Wait::ClientRead));
+        let rows = read_copy_rows(&table, &described, opts, client).await;
+        self.activity.set_wait(sess.id, None);
+        let rows = match rows {
             Ok(rows) => rows,
             Err(e) => {
                 // PostgreSQL answers at once and ignores the rest of the data.

@@ -36,7 +36,10 @@ use super::types::{parse_bool, Datum, SqlType};
 
 mod bulk;
 mod catalog;
+mod constraints;
 mod query;
+mod ri;
+mod upsert;
 pub use bulk::CopyIn;
 use query::{Aggs, Scope};
 
@@ -124,6 +127,18 @@ pub struct Unique {
     pub name: String,
     pub columns: Vec<usize>,
     pub primary: bool,
+    /// `DEFERRABLE`: checked at the end of the statement (or at COMMIT when deferred) rather
+    /// than row by row, as PostgreSQL checks a deferrable unique index.
+    pub deferrable: bool,
+    pub initially_deferred: bool,
+    /// Made by CREATE UNIQUE INDEX: an index without a constraint of the same name.
+    pub index_only: bool,
+}
+
+impl Unique {
+    pub fn new(name: String, columns: Vec<usize>, primary: bool) -> Unique {
+        Unique { name, columns, primary, deferrable: false, initially_deferred: false, index_only: false }
+    }
 }
 
 pub type Row = Vec<Datum>;
@@ -191,6 +206,12 @@ pub struct Database {
     /// What the catalogs keep between statements: the OIDs given to relations (stable for the
     /// run), and the running catalog statement's user and database.
     pub catalog: std::cell::RefCell<catalog::State>,
+    /// Per table: CHECK and FOREIGN KEY constraints and plain indexes (see `constraints`).
+    pub constraints: BTreeMap<String, constraints::Constraints>,
+    /// FOR KEY SHARE row locks taken by foreign key checks (see `ri`).
+    pub key_locks: ri::KeyLocks,
+    /// Counts constraints as they are made, so that dependents are listed in creation order.
+    pub constraint_seq: u64,
 }
 
 impl Default for Database {
@@ -206,6 +227,9 @@ impl Default for Database {
             wal: None,
             ssi_committed: Vec::new(),
             catalog: Default::default(),
+            constraints: BTreeMap::new(),
+            key_locks: Default::default(),
+            constraint_seq: 0,
         }
     }
 }
@@ -238,6 +262,11 @@ pub struct Txn {
     pub failed: bool,
     /// BEGIN was sent; otherwise the transaction lasts one statement.
     pub explicit: bool,
+    /// Constraint checks deferred to COMMIT (or to SET CONSTRAINTS ... IMMEDIATE), with the
+    /// (sub)transaction whose statement queued each: a rolled-back savepoint drops its own.
+    pub deferred: Vec<(Xid, ri::Event)>,
+    /// SET CONSTRAINTS: which deferrable constraints are deferred now.
+    pub deferral: ri::Deferral,
 }
 
 impl Txn {
@@ -258,6 +287,8 @@ impl Txn {
             snapshot: None,
             failed: false,
             explicit,
+            deferred: Vec::new(),
+            deferral: Default::default(),
         }
     }
 
@@ -287,6 +318,13 @@ pub struct Session {
     /// catalogs (`pg_database`, `pg_roles`) show them.
     pub user: String,
     pub database: String,
+    /// The process id BackendKeyData gave the session: what `pg_backend_pid()` returns.
+    pub pid: i32,
+    /// Constraint checks the running statement queued (PostgreSQL's after-row triggers), run
+    /// when it ends (see `ri`).
+    pub ri_queue: std::collections::VecDeque<ri::Event>,
+    /// The WAL is being replayed: DDL does not re-check the rows it was checked against.
+    pub replaying: bool,
 }
 
 impl Default for Session {
@@ -301,6 +339,9 @@ impl Default for Session {
             copy_in: None,
             user: "postgres".into(),
             database: "postgres".into(),
+            pid: 0,
+            ri_queue: Default::default(),
+            replaying: false,
         }
     }
 }
@@ -331,6 +372,9 @@ fn isolation_name(i: Isolation) -> &'static str {
 
 /// Parses `sql` (one or more statements) with PostgreSQL's dialect.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
+    // sqlparser does not know SET CONSTRAINTS: it arrives as a SET of a variable of ours.
+    let rewritten = ri::rewrite_set_constraints(sql);
+    let sql = rewritten.as_deref().unwrap_or(sql);
     match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
         Ok(v) => match v.iter().find_map(|st| match st {
             Statement::Query(q) => query::join_without_condition(q),
@@ -413,6 +457,20 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
             return begin(db, sess, modes).map(|_| Output::Command(tag.into()));
         }
         Statement::Commit { .. } => {
+            // Deferred constraints are checked first: a lock wait runs COMMIT again, a
+            // violation ends the transaction (COMMIT answers the error; the session is idle).
+            db.current = sess.txn.as_ref().map(|t| (t.top, t.started));
+            let checked = ri::before_commit(db, sess);
+            db.current = None;
+            match checked {
+                Err(ExecError::Wait(x)) => return Err(ExecError::Wait(x)),
+                Err(ExecError::Sql(e)) => {
+                    rollback(db, sess);
+                    sess.notices.clear();
+                    return Err(e.into());
+                }
+                Ok(()) => {}
+            }
             let out = commit(db, sess);
             if let Some(e) = sess.pending_error.take() {
                 return Err(e.into());
@@ -437,7 +495,13 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
         sess.txn = Some(Txn::begin(db, sess.default_isolation, false));
     }
     db.current = sess.txn.as_ref().map(|t| (t.top, t.started));
-    let result = run_statement(db, sess, stmt);
+    let mut result = run_statement(db, sess, stmt);
+    if result.is_ok() && implicit && !sess.implicit_block {
+        // A single statement's own transaction: its deferred constraints are checked now.
+        if let Err(e) = ri::before_commit(db, sess) {
+            result = Err(e);
+        }
+    }
     db.current = None;
     let txn = sess.txn.as_mut().expect("transaction open");
     txn.cid += 1;
@@ -468,9 +532,18 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
 
 /// Ends a multi-statement Query's implicit transaction: committed if it is still implicit (a
 /// BEGIN in the string made it an explicit block, which lives on).
-pub fn end_implicit_block(db: &mut Database, sess: &mut Session) {
+pub fn end_implicit_block(db: &mut Database, sess: &mut Session) -> Option<SqlError> {
     sess.implicit_block = false;
     if sess.txn.as_ref().is_some_and(|t| !t.explicit) {
+        // Deferred constraints are checked at the block's end. A lock wait cannot be had here
+        // (the connection holds the database): it counts as a failure to get the lock.
+        if let Err(e) = ri::before_commit(db, sess) {
+            rollback(db, sess);
+            return Some(match e {
+                ExecError::Sql(e) => e,
+                ExecError::Wait(_) => SqlError::new("55P03", "could not obtain lock for a deferred constraint check"),
+            });
+        }
         let t = sess.txn.take().expect("checked");
         match log_commit(db, t.top, t.wal) {
             Ok(()) => db.tx.commit(t.top),
@@ -480,6 +553,7 @@ pub fn end_implicit_block(db: &mut Database, sess: &mut Session) {
             }
         }
     }
+    None
 }
 
 /// Writes a committing transaction's changes and its Commit record to the WAL, durably when
@@ -559,7 +633,7 @@ pub fn replay(db: &mut Database, records: &[super::wal::Record]) -> Result<usize
     let mut pending: Vec<WalEntry> = Vec::new();
     let mut places: std::collections::HashMap<(String, u32), Ctid> = std::collections::HashMap::new();
     let mut applied = 0;
-    let mut sess = Session::default();
+    let mut sess = Session { replaying: true, ..Session::default() };
     for rec in records {
         let entry = WalEntry::decode(&rec.payload).map_err(|e| format!("WAL record at {}: {e}", rec.lsn))?;
         match entry {
@@ -573,11 +647,20 @@ pub fn replay(db: &mut Database, records: &[super::wal::Record]) -> Result<usize
                     Some(Statement::AlterTable(at)) => {
                         alter_table(db, &mut sess, at).map_err(|_| format!("replaying {sql}"))?;
                     }
+                    // CREATE INDEX and DROP INDEX are logged the same way.
+                    Some(Statement::CreateIndex(ci)) => {
+                        constraints::create_index(db, &mut sess, ci).map_err(|_| format!("replaying {sql}"))?;
+                    }
+                    Some(Statement::Drop { object_type: ast::ObjectType::Index, names, cascade, .. }) => {
+                        constraints::drop_index(db, &mut sess, names, true, *cascade)
+                            .map_err(|_| format!("replaying {sql}"))?;
+                    }
                     _ => {}
                 }
             }
             WalEntry::DropTable { name } => {
                 db.tables.remove(&name);
+                constraints::forget_table(db, &name);
             }
             WalEntry::Begin { .. } => {}
             WalEntry::Abort { .. } => pending.clear(),
@@ -625,8 +708,7 @@ fn apply(db: &mut Database, e: super::wal::WalEntry, places: &mut std::collectio
                 })
                 .collect();
             let new = t.heap.insert(BOOTSTRAP, 0, datums);
-            let row = t.heap.get(new).expect("just written").row.clone();
-            t.index_add(new, &row);
+            constraints::index_row(db, &table, new);
             places.insert((table, ctid.0), new);
         }
         WalEntry::Delete { table, ctid, .. } | WalEntry::Update { table, ctid, .. } => {
@@ -750,6 +832,7 @@ fn rollback_to(db: &mut Database, sess: &mut Session, name: &str) -> R<Output> {
         db.tx.abort(sp);
         t.own.retain(|x| *x != sp);
         t.wal.retain(|(x, _)| *x != sp);
+        t.deferred.retain(|(x, _)| *x != sp);
     }
     let parent = t.current();
     let sp = db.tx.begin_sub(parent);
@@ -779,9 +862,22 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
             let Some(pos) = t.savepoints.iter().rposition(|(n, _)| *n == name.value) else {
                 return Err(SqlError::new("3B001", format!("savepoint \"{}\" does not exist", name.value)).into());
             };
-            // Released subtransactions commit into their parent: their writes stay ours.
-            for (_, sp) in t.savepoints.drain(pos..) {
-                db.tx.commit(sp);
+            // Released subtransactions commit into their parent: their writes stay ours, and
+            // go with the parent if it is rolled back later.
+            let released: Vec<Xid> = t.savepoints.drain(pos..).map(|(_, sp)| sp).collect();
+            let parent = t.current();
+            for sp in &released {
+                db.tx.commit(*sp);
+            }
+            for (x, _) in t.wal.iter_mut() {
+                if released.contains(x) {
+                    *x = parent;
+                }
+            }
+            for (x, _) in t.deferred.iter_mut() {
+                if released.contains(x) {
+                    *x = parent;
+                }
             }
             Ok(Output::Command("RELEASE".into()))
         }
@@ -792,6 +888,10 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         Statement::Deallocate { .. } => Ok(Output::Command("DEALLOCATE".into())),
         Statement::CreateTable(ct) => create_table(db, sess, ct),
         Statement::AlterTable(at) => alter_table(db, sess, at),
+        Statement::CreateIndex(ci) => constraints::create_index(db, sess, ci),
+        Statement::Drop { object_type: ast::ObjectType::Index, if_exists, names, cascade, .. } => {
+            constraints::drop_index(db, sess, names, *if_exists, *cascade)
+        }
         Statement::Copy { to: false, .. } => {
             in_statement_xact(db, sess, |db, sess, xid| bulk::copy_from(db, sess, xid))
         }
@@ -816,19 +916,24 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
                     table.heap.vacuum(tx);
                 }
             }
+            ri::prune_key_locks(db);
             Ok(Output::Command("VACUUM".into()))
         }
-        Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, .. } => {
+        Statement::Drop { object_type: ast::ObjectType::Table, if_exists, names, cascade, .. } => {
             // All or nothing: a missing table stops the statement before anything is dropped.
             if !*if_exists {
                 if let Some(name) = names.iter().map(object_name).find(|n| !db.tables.contains_key(n)) {
                     return Err(SqlError::new("42P01", format!("table \"{name}\" does not exist")).into());
                 }
             }
+            // Foreign keys of other tables referencing these: 2BP01, or dropped with CASCADE.
+            let dropping: Vec<String> = names.iter().map(object_name).filter(|n| db.tables.contains_key(n)).collect();
+            constraints::drop_table_dependents(db, sess, &dropping, *cascade)?;
             for n in names {
                 let name = object_name(n);
                 if db.tables.contains_key(&name) {
                     log_ddl(db, super::wal::WalEntry::DropTable { name: name.clone() })?;
+                    constraints::forget_table(db, &name);
                 }
                 if db.tables.remove(&name).is_none() {
                     if *if_exists {
@@ -850,13 +955,17 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         // TRUNCATE removes every row, transactionally: here as a DELETE without WHERE on each table
         // (PostgreSQL swaps in a new empty file instead, which is also why it takes a table lock).
         Statement::Truncate(tr) => in_statement_xact(db, sess, |db, sess, xid| {
-            let names: Vec<String> = tr.table_names.iter().map(|t| object_name(&t.name)).collect();
+            let mut names: Vec<String> = tr.table_names.iter().map(|t| object_name(&t.name)).collect();
             if let Some(missing) = names.iter().find(|n| !db.tables.contains_key(*n)) {
                 return Err(SqlError::new("42P01", format!("relation \"{missing}\" does not exist")).into());
             }
+            let cascade = matches!(tr.cascade, Some(ast::CascadeOption::Cascade));
+            constraints::truncate_targets(db, sess, &mut names, cascade)?;
             for name in &names {
                 modify(db, sess, name, None, None, &Change::Delete, xid)?;
             }
+            // TRUNCATE fires no row triggers, so no foreign key checks or actions either.
+            sess.ri_queue.clear();
             Ok(Output::Command("TRUNCATE TABLE".into()))
         }),
         Statement::Query(q) if !q.locks.is_empty() => in_statement_xact(db, sess, |db, sess, xid| {
@@ -883,7 +992,30 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         }
         Statement::Query(q) => select(db, sess, q),
         Statement::ShowVariable { variable } => show(sess, variable),
+        Statement::Set(ast::Set::SingleAssignment { variable, values, .. })
+            if object_name(variable) == ri::SET_CONSTRAINTS_VARIABLE =>
+        {
+            let values: Vec<String> = values
+                .iter()
+                .map(|v| match v {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.to_string(),
+                })
+                .collect();
+            ri::set_constraints(db, sess, &values)
+        }
         Statement::Set(set) => set_statement(sess, set),
+        Statement::Reset(r) => {
+            let name = match &r.reset {
+                ast::Reset::ConfigurationParameter(n) => Some(object_name(n)),
+                _ => None,
+            };
+            super::guc::reset(sess, name.as_deref());
+            Ok(Output::Command("RESET".into()))
+        }
         other => Err(SqlError::new(
             "0A000",
             format!("terrarium does not support this statement yet: {}", first_words(&other.to_string())),
@@ -906,11 +1038,16 @@ fn in_statement_xact(
 ) -> R<Output> {
     let xid = sess.txn.as_ref().expect("open").current();
     db.undo.clear();
-    let mark = sess.txn.as_ref().expect("open").wal.len();
-    let r = f(db, sess, xid);
+    sess.ri_queue.clear();
+    let t = sess.txn.as_ref().expect("open");
+    let (mark, deferred_mark) = (t.wal.len(), t.deferred.len());
+    // The statement's constraint checks run when its own work is done (see `ri`).
+    let r = f(db, sess, xid).and_then(|out| ri::end_of_statement(db, sess).map(|_| out));
+    sess.ri_queue.clear();
     if r.is_err() {
         if let Some(t) = sess.txn.as_mut() {
             t.wal.truncate(mark);
+            t.deferred.truncate(deferred_mark);
         }
         let undo = std::mem::take(&mut db.undo);
         for (table, ctid, saved) in undo.into_iter().rev() {
@@ -946,8 +1083,8 @@ fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
         }
         "default_transaction_isolation" => isolation_name(sess.default_isolation).to_string(),
         "server_version" => super::server::SERVER_VERSION.to_string(),
-        other => match sess.settings.get(other) {
-            Some(v) => v.clone(),
+        other => match sess.settings.get(other).map(String::as_str).or(super::guc::default_value(other)) {
+            Some(v) => v.to_string(),
             None => {
                 return Err(SqlError::new("42704", format!("unrecognized configuration parameter \"{other}\"")).into())
             }
@@ -987,6 +1124,11 @@ fn set_statement(sess: &mut Session, set: &ast::Set) -> R<Output> {
                 sess.settings.remove(&name);
                 return Ok(Output::Command("SET".into()));
             }
+            // Settings with units are kept in the form SHOW gives back (`100` → `100ms`).
+            let value = match super::guc::normalize(&name, &value) {
+                Some(v) => v?,
+                None => value,
+            };
             if name == "default_transaction_isolation" || name == "transaction_isolation" {
                 let iso = match value.to_lowercase().as_str() {
                     "read uncommitted" => Isolation::ReadUncommitted,
@@ -1108,9 +1250,24 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
         return Err(SqlError::new("42P01", format!("relation \"{name}\" does not exist")).into());
     }
     for op in &at.operations {
-        if let ast::AlterTableOperation::AddConstraint { constraint, .. } = op {
-            bulk::add_constraint(db, &name, constraint)?;
-            continue;
+        match op {
+            ast::AlterTableOperation::AddConstraint { constraint, not_valid } => {
+                match constraints::pending_table_constraint(constraint) {
+                    Some(p) => {
+                        // Rows already there must satisfy it (not on replay: they did then).
+                        let snap = (!*not_valid && !sess.replaying).then(|| snapshot(db, sess));
+                        constraints::define(db, &name, vec![p], snap.as_ref())?;
+                    }
+                    None => bulk::add_constraint(db, &name, constraint)?,
+                }
+                continue;
+            }
+            ast::AlterTableOperation::DropConstraint { if_exists, name: cname, drop_behavior } => {
+                let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
+                constraints::drop_constraint(db, sess, &name, &ident(cname), *if_exists, cascade)?;
+                continue;
+            }
+            _ => {}
         }
         let ast::AlterTableOperation::AddColumn { if_not_exists, column_def: c, .. } = op else {
             return Err(SqlError::new(
@@ -1170,6 +1327,20 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
         let t = db.tables.get_mut(&name).expect("checked");
         t.heap.for_each_row_mut(|r| r.push(value.clone()));
         t.columns.push(col);
+        // The column's CHECK and REFERENCES, checked against the rows it was added to.
+        let pending = constraints::pending_of_column(c);
+        if !pending.is_empty() {
+            let snap = (!sess.replaying).then(|| snapshot(db, sess));
+            if let Err(e) = constraints::define(db, &name, pending, snap.as_ref()) {
+                // The column goes again (the rest of ALTER TABLE's DDL is not transactional).
+                let t = db.tables.get_mut(&name).expect("checked");
+                t.columns.pop();
+                t.heap.for_each_row_mut(|r| {
+                    r.pop();
+                });
+                return Err(e);
+            }
+        }
     }
     log_ddl(db, super::wal::WalEntry::CreateTable { name, sql: at.to_string() })?;
     Ok(Output::Command("ALTER TABLE".into()))
@@ -1203,19 +1374,23 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
         };
         let idx = columns.len();
         for opt in &c.options {
+            let given = opt.name.as_ref().map(ident);
             match &opt.option {
                 ColumnOption::NotNull => col.not_null = true,
                 ColumnOption::Null => col.not_null = false,
                 ColumnOption::Default(e) => col.default = Some(e.clone()),
-                ColumnOption::PrimaryKey(_) => {
+                ColumnOption::PrimaryKey(pk) => {
                     col.not_null = true;
-                    uniques.push(Unique { name: format!("{name}_pkey"), columns: vec![idx], primary: true });
+                    let mut u = Unique::new(given.unwrap_or_else(|| format!("{name}_pkey")), vec![idx], true);
+                    (u.deferrable, u.initially_deferred) = constraints::characteristics(pk.characteristics.as_ref())?;
+                    uniques.push(u);
                 }
-                ColumnOption::Unique(_) => uniques.push(Unique {
-                    name: format!("{}_{}_key", name, col.name),
-                    columns: vec![idx],
-                    primary: false,
-                }),
+                ColumnOption::Unique(uc) => {
+                    let default = format!("{}_{}_key", name, col.name);
+                    let mut u = Unique::new(given.unwrap_or(default), vec![idx], false);
+                    (u.deferrable, u.initially_deferred) = constraints::characteristics(uc.characteristics.as_ref())?;
+                    uniques.push(u);
+                }
                 _ => {}
             }
         }
@@ -1225,9 +1400,9 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
         columns.push(col);
     }
     for tc in &ct.constraints {
-        let (cols, primary) = match tc {
-            ast::TableConstraint::PrimaryKey(pk) => (&pk.columns, true),
-            ast::TableConstraint::Unique(u) => (&u.columns, false),
+        let (cols, primary, given, traits) = match tc {
+            ast::TableConstraint::PrimaryKey(pk) => (&pk.columns, true, &pk.name, pk.characteristics.as_ref()),
+            ast::TableConstraint::Unique(u) => (&u.columns, false, &u.name, u.characteristics.as_ref()),
             _ => continue,
         };
         let mut idxs = Vec::new();
@@ -1244,21 +1419,34 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
             }
             idxs.push(i);
         }
-        let uname = if primary {
-            format!("{name}_pkey")
-        } else {
-            format!("{}_{}_key", name, idxs.iter().map(|&i| columns[i].name.as_str()).collect::<Vec<_>>().join("_"))
+        let uname = match given {
+            Some(g) => ident(g),
+            None if primary => format!("{name}_pkey"),
+            None => {
+                format!("{}_{}_key", name, idxs.iter().map(|&i| columns[i].name.as_str()).collect::<Vec<_>>().join("_"))
+            }
         };
-        uniques.push(Unique { name: uname, columns: idxs, primary });
+        let mut u = Unique::new(uname, idxs, primary);
+        (u.deferrable, u.initially_deferred) = constraints::characteristics(traits)?;
+        uniques.push(u);
     }
     if uniques.iter().filter(|u| u.primary).count() > 1 {
         return Err(
             SqlError::new("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")).into()
         );
     }
+    if constraints::relation_names(db).contains(&name) {
+        return Err(SqlError::new("42P07", format!("relation \"{name}\" already exists")).into());
+    }
     let index = vec![Default::default(); uniques.len()];
     db.tables
         .insert(name.clone(), Table { name: name.clone(), columns, uniques, heap: Heap::new(), sequence: 0, index });
+    // CHECK and FOREIGN KEY need the table to exist (a foreign key may reference its own table).
+    if let Err(e) = constraints::define(db, &name, constraints::pending_of(ct), None) {
+        db.tables.remove(&name);
+        db.constraints.remove(&name);
+        return Err(e);
+    }
     log_ddl(db, super::wal::WalEntry::CreateTable { name, sql: ct.to_string() })?;
     Ok(Output::Command("CREATE TABLE".into()))
 }
@@ -2034,7 +2222,9 @@ fn failing_row(row: &Row) -> String {
     format!("Failing row contains ({}).", parts.join(", "))
 }
 
-/// NOT NULL and UNIQUE for a row about to be written (`replacing` is the version it replaces).
+/// NOT NULL, CHECK and UNIQUE for a row about to be written (`replacing` is the version it
+/// replaces), in PostgreSQL's order. Deferrable unique constraints are checked later, when the
+/// statement ends or at COMMIT (see `ri`).
 fn check_row(db: &Database, table: &Table, row: &Row, own: &[Xid], replacing: Option<Ctid>) -> R<()> {
     for (i, c) in table.columns.iter().enumerate() {
         if c.not_null && row[i].is_null() {
@@ -2049,52 +2239,92 @@ fn check_row(db: &Database, table: &Table, row: &Row, own: &[Xid], replacing: Op
             .into());
         }
     }
-    for u in &table.uniques {
-        let key: Vec<&Datum> = u.columns.iter().map(|&i| &row[i]).collect();
-        if key.iter().any(|d| d.is_null()) {
+    constraints::check_checks(db, table, row)?;
+    for (ui, u) in table.uniques.iter().enumerate() {
+        if u.deferrable {
             continue;
         }
-        let ui = table.uniques.iter().position(|x| std::ptr::eq(x, u)).unwrap_or(0);
-        let text_key: Vec<String> = key.iter().map(|d| d.to_text().unwrap_or_default()).collect();
-        for &ctid in table.candidates(ui, &text_key) {
-            let Some(v) = table.heap.get(ctid) else { continue };
-            if Some(ctid) == replacing {
-                continue;
-            }
-            let same = u.columns.iter().all(|&i| v.row[i].compare(&row[i]) == Some(std::cmp::Ordering::Equal));
-            if !same {
-                continue;
-            }
-            // Is that version alive for uniqueness purposes? Wait for undecided transactions.
-            let creator = v.xmin;
-            if !own.contains(&creator) {
-                match db.tx.status(creator) {
-                    super::mvcc::Status::Aborted => continue,
-                    super::mvcc::Status::InProgress => return Err(ExecError::Wait(db.tx.top(creator))),
-                    super::mvcc::Status::Committed => {}
-                }
-            }
-            if v.xmax != 0 && !v.lock_only {
-                if own.contains(&v.xmax) {
-                    continue;
-                }
-                match db.tx.status(v.xmax) {
-                    super::mvcc::Status::Committed => continue,
-                    super::mvcc::Status::InProgress => return Err(ExecError::Wait(db.tx.top(v.xmax))),
-                    super::mvcc::Status::Aborted => {}
-                }
-            }
-            let names: Vec<&str> = u.columns.iter().map(|&i| table.columns[i].name.as_str()).collect();
-            let vals: Vec<String> = key.iter().map(|d| d.to_text().unwrap_or_default()).collect();
-            return Err(SqlError::new(
-                "23505",
-                format!("duplicate key value violates unique constraint \"{}\"", u.name),
-            )
-            .detail(format!("Key ({})=({}) already exists.", names.join(", "), vals.join(", ")))
-            .into());
+        if unique_holder(db, table, ui, row, own, replacing)?.is_some() {
+            return Err(unique_violation(table, ui, row));
         }
     }
     Ok(())
+}
+
+/// The live version that already holds `row`'s key in unique constraint `ui`, if any: created
+/// by a committed transaction (or by us) and not deleted by a committed one (or by us). A
+/// version a running transaction created or deletes makes the writer wait for it.
+fn unique_holder(
+    db: &Database,
+    table: &Table,
+    ui: usize,
+    row: &Row,
+    own: &[Xid],
+    replacing: Option<Ctid>,
+) -> R<Option<Ctid>> {
+    let u = &table.uniques[ui];
+    let key: Vec<&Datum> = u.columns.iter().map(|&i| &row[i]).collect();
+    if key.iter().any(|d| d.is_null()) {
+        return Ok(None);
+    }
+    let text_key: Vec<String> = key.iter().map(|d| d.to_text().unwrap_or_default()).collect();
+    for &ctid in table.candidates(ui, &text_key) {
+        let Some(v) = table.heap.get(ctid) else { continue };
+        if Some(ctid) == replacing {
+            continue;
+        }
+        let same = u.columns.iter().all(|&i| v.row[i].compare(&row[i]) == Some(std::cmp::Ordering::Equal));
+        if !same {
+            continue;
+        }
+        // Is that version alive for uniqueness purposes? Wait for undecided transactions.
+        let creator = v.xmin;
+        if !own.contains(&creator) {
+            match db.tx.status(creator) {
+                super::mvcc::Status::Aborted => continue,
+                super::mvcc::Status::InProgress => return Err(ExecError::Wait(db.tx.top(creator))),
+                super::mvcc::Status::Committed => {}
+            }
+        }
+        if v.xmax != 0 && !v.lock_only {
+            if own.contains(&v.xmax) {
+                continue;
+            }
+            match db.tx.status(v.xmax) {
+                super::mvcc::Status::Committed => continue,
+                super::mvcc::Status::InProgress => return Err(ExecError::Wait(db.tx.top(v.xmax))),
+                super::mvcc::Status::Aborted => {}
+            }
+        }
+        return Ok(Some(ctid));
+    }
+    Ok(None)
+}
+
+/// 23505 for `row`'s key in unique constraint `ui`.
+fn unique_violation(table: &Table, ui: usize, row: &Row) -> ExecError {
+    let u = &table.uniques[ui];
+    let names: Vec<&str> = u.columns.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    let vals: Vec<String> = u.columns.iter().map(|&i| row[i].to_text().unwrap_or_default()).collect();
+    SqlError::new("23505", format!("duplicate key value violates unique constraint \"{}\"", u.name))
+        .detail(format!("Key ({})=({}) already exists.", names.join(", "), vals.join(", ")))
+        .into()
+}
+
+/// Writes a new row for the running statement: the constraint checks, the heap, the indexes,
+/// the undo record, the WAL entry and the foreign key checks it queues.
+#[allow(clippy::too_many_arguments)]
+fn insert_row(db: &mut Database, sess: &mut Session, name: &str, row: Row, xid: Xid, cid: u32, own: &[Xid]) -> R<Ctid> {
+    let t = db.tables.get(name).ok_or_else(|| SqlError::new("42P01", format!("relation \"{name}\" does not exist")))?;
+    check_row(db, t, &row, own, None)?;
+    let t = table_mut(db, name)?;
+    let text = row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
+    let ctid = t.heap.insert(xid, cid, row);
+    constraints::index_row(db, name, ctid);
+    db.undo.push((name.to_string(), ctid, None));
+    log_change(sess, xid, super::wal::WalEntry::Insert { table: name.to_string(), ctid, xid, cid, row: text });
+    ri::after_insert(db, sess, name, ctid);
+    Ok(ctid)
 }
 
 fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) -> R<Output> {
@@ -2124,6 +2354,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
     let Some(source) = &ins.source else {
         return Err(SqlError::new("0A000", "terrarium needs VALUES or SELECT in INSERT").into());
     };
+    let conflict = upsert::plan(db, &name, ins)?;
     // `None` is the DEFAULT keyword; an explicit NULL is `Some(Datum::Null)` and stays NULL.
     let value_rows: Vec<Vec<Option<Datum>>> = match source.body.as_ref() {
         SetExpr::Values(values) => {
@@ -2198,16 +2429,17 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
                 row[i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
             }
         }
-        let t = db.tables.get(&name).expect("exists");
-        check_row(db, t, &row, &own, None)?;
-        let t = table_mut(db, &name)?;
-        let text = row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
-        let ctid = t.heap.insert(xid, cid, row);
-        let stored = t.heap.get(ctid).expect("just written").row.clone();
-        t.index_add(ctid, &stored);
-        db.undo.push((name.clone(), ctid, None));
-        log_change(sess, xid, super::wal::WalEntry::Insert { table: name.clone(), ctid, xid, cid, row: text });
-        written.push(ctid);
+        if let Some(plan) = &conflict {
+            match upsert::on_conflict(db, sess, &name, plan, &row, xid, cid, &own)? {
+                upsert::Outcome::Insert => {}
+                upsert::Outcome::Skipped => continue,
+                upsert::Outcome::Updated(new) => {
+                    written.push(new);
+                    continue;
+                }
+            }
+        }
+        written.push(insert_row(db, sess, &name, row, xid, cid, &own)?);
     }
     let n = written.len();
     if let Some(items) = &ins.returning {
@@ -2282,13 +2514,20 @@ fn index_candidates(
             if ci >= t.columns.len() || query::names_level(value, ns) {
                 continue;
             }
-            let Some(u) = t.uniques.iter().position(|u| u.columns == [ci]) else { continue };
+            let unique = t.uniques.iter().position(|u| u.columns == [ci]);
+            let plain = db.constraints.get(&t.name).is_some_and(|c| c.indexes.iter().any(|i| i.columns == [ci]));
+            if unique.is_none() && !plain {
+                continue;
+            }
             // The value, converted as the comparison would convert it.
             let Ok(v) = eval(value, values, db) else { continue };
             let c = &t.columns[ci];
             let Ok(v) = coerce(v, c.ty, None, None) else { continue };
             let Some(key) = v.to_text() else { return Some(Vec::new()) };
-            return Some(t.candidates(u, &[key]).to_vec());
+            return match unique {
+                Some(u) => Some(t.candidates(u, &[key]).to_vec()),
+                None => constraints::plain_candidates(db, &t.name, ci, &key),
+            };
         }
     }
     None
@@ -2417,41 +2656,10 @@ fn modify_rows(
                     Change::Delete => None,
                 }
             };
-            let tx = &db.tx;
-            let table = db.tables.get_mut(name).expect("exists");
-            let outcome = match (outcome, new_row) {
-                (Some(o), _) => o,
-                (None, Some(row)) => {
-                    let saved = table.heap.saved(ctid);
-                    let o = table.heap.update(tx, ctid, xid, cid, own, row);
-                    if let WriteOutcome::Ok(Some(new)) = o {
-                        db.undo.push((name.to_string(), ctid, saved));
-                        db.undo.push((name.to_string(), new, None));
-                        let new_row = table.heap.get(new).expect("just written").row.clone();
-                        table.index_add(new, &new_row);
-                        let text = new_row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
-                        log_change(
-                            sess,
-                            xid,
-                            super::wal::WalEntry::Update { table: name.to_string(), ctid, new_ctid: new, xid },
-                        );
-                        log_change(
-                            sess,
-                            xid,
-                            super::wal::WalEntry::Insert { table: name.to_string(), ctid: new, xid, cid, row: text },
-                        );
-                    }
-                    o
-                }
-                (None, None) => {
-                    let saved = table.heap.saved(ctid);
-                    let o = table.heap.delete(tx, ctid, xid, cid, own);
-                    if matches!(o, WriteOutcome::Ok(_)) {
-                        db.undo.push((name.to_string(), ctid, saved));
-                        log_change(sess, xid, super::wal::WalEntry::Delete { table: name.to_string(), ctid, xid });
-                    }
-                    o
-                }
+            let outcome = match outcome {
+                Some(o) => o,
+                // The write itself, with its indexes, WAL entries and constraint events.
+                None => ri::write(db, sess, name, ctid, new_row, xid, cid, own),
             };
             match outcome {
                 WriteOutcome::Ok(new) => {
@@ -2818,10 +3026,17 @@ fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) ->
                 continue;
             }
             loop {
+                // FOR UPDATE conflicts with the FOR KEY SHARE locks of foreign key checks.
+                let exclusive = q.locks.iter().any(|l| l.lock_type == ast::LockType::Update);
+                let key_locked = if exclusive { ri::key_lock_holder(db, name, ctid, &own) } else { None };
                 let tx = &db.tx;
                 let table = db.tables.get_mut(name).expect("exists");
                 let saved = table.heap.saved(ctid);
-                match table.heap.lock(tx, ctid, xid, &own) {
+                let outcome = match table.heap.check_writable(tx, ctid, &own) {
+                    Ok(()) if key_locked.is_some() => WriteOutcome::Wait(key_locked.expect("checked")),
+                    _ => table.heap.lock(tx, ctid, xid, &own),
+                };
+                match outcome {
                     WriteOutcome::Ok(_) => {
                         db.undo.push((name.clone(), ctid, saved));
                         taken.insert((name.clone(), ctid));

@@ -17,9 +17,11 @@
 //! each message gets, skip-until-Sync, ReadyForQuery's status, cancel keys) and hands meaning to
 //! an [`server::Engine`]. The engine knows SQL and nothing about sockets.
 
+pub mod activity;
 pub mod copy;
 pub mod engine;
 pub mod exec;
+pub mod guc;
 pub mod mvcc;
 pub mod scram;
 pub mod server;

@@ -109,6 +109,18 @@ pub trait Engine: Send + Sync + 'static {
     /// missing user name and a full server, and sent AuthenticationOk.
     fn connect(&self, startup: &StartupMessage, key: BackendKey) -> Result<Connected<Self::Session>, ErrorResponse>;
 
+    /// [`Engine::connect`], told where the client connects from (`None` for a stream that is not
+    /// a socket): what `pg_stat_activity.client_addr` shows. Engines that do not care keep this.
+    fn connect_from(
+        &self,
+        startup: &StartupMessage,
+        key: BackendKey,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<Connected<Self::Session>, ErrorResponse> {
+        let _ = peer;
+        self.connect(startup, key)
+    }
+
     /// A simple Query: every statement in `sql`, in order, as one implicit transaction unless a
     /// block is open. For each statement send RowDescription, DataRow* and CommandComplete (or
     /// EmptyQueryResponse if `sql` holds no statement at all); return the first error, after which
@@ -392,7 +404,9 @@ impl CancelFlag {
         }
     }
 
-    fn request(&self) {
+    /// Asks the running query to stop, as a CancelRequest with the right key does (also used by
+    /// `pg_cancel_backend`).
+    pub fn request(&self) {
         self.requested.store(true, Ordering::SeqCst);
         self.notify.notify_one();
     }
@@ -617,11 +631,11 @@ impl<E: Engine> PgServer<E> {
                 _ = wait_for_shutdown(&mut stop) => return,
             };
             match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let server = self.clone();
                     let shutdown = shutdown.clone();
-                    tokio::spawn(async move { server.run_connection(stream, shutdown).await });
+                    tokio::spawn(async move { server.run_connection_from(stream, Some(peer), shutdown).await });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -633,9 +647,15 @@ impl<E: Engine> PgServer<E> {
     }
 
     /// Serves one connection from its first byte to its last.
-    pub async fn run_connection(
+    pub async fn run_connection(self: Arc<Self>, stream: impl AsyncStream + 'static, shutdown: watch::Receiver<bool>) {
+        self.run_connection_from(stream, None, shutdown).await
+    }
+
+    /// [`PgServer::run_connection`] for a client at `peer`.
+    pub async fn run_connection_from(
         self: Arc<Self>,
         stream: impl AsyncStream + 'static,
+        peer: Option<std::net::SocketAddr>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut client = Client::new(stream);
@@ -678,7 +698,7 @@ impl<E: Engine> PgServer<E> {
         client.cancel = cancel;
         let _registered = Registered { server: &*self, process_id: key.process_id };
 
-        let connected = match self.engine.connect(&startup, key) {
+        let connected = match self.engine.connect_from(&startup, key, peer) {
             Ok(c) => c,
             Err(e) => return fatal(&mut client, e.with_severity(Severity::Fatal)).await,
         };

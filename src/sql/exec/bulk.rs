@@ -65,15 +65,7 @@ fn insert_rows(db: &mut Database, sess: &mut Session, c: &mut CopyIn, xid: Xid) 
                 row[i] = coerce(v, col.ty, col.max_len, Some(&col.name))?;
             }
         }
-        let t = db.tables.get(&name).expect("exists");
-        check_row(db, t, &row, &own, None)?;
-        let t = table_mut(db, &name)?;
-        let text = row.iter().map(|d| d.to_text().map(String::into_bytes)).collect();
-        let ctid = t.heap.insert(xid, cid, row);
-        let stored = t.heap.get(ctid).expect("just written").row.clone();
-        t.index_add(ctid, &stored);
-        db.undo.push((name.clone(), ctid, None));
-        log_change(sess, xid, super::super::wal::WalEntry::Insert { table: name.clone(), ctid, xid, cid, row: text });
+        insert_row(db, sess, &name, row, xid, cid, &own)?;
     }
     c.failed = None;
     Ok(Output::Command(format!("COPY {}", c.rows.len())))
@@ -85,9 +77,9 @@ fn insert_rows(db: &mut Database, sess: &mut Session, c: &mut CopyIn, xid: Xid) 
 /// a NULL in a key column (23502). Rows of transactions still running count as live (PostgreSQL
 /// would wait for them instead).
 pub(super) fn add_constraint(db: &mut Database, table: &str, constraint: &ast::TableConstraint) -> R<()> {
-    let (given_name, columns, primary) = match constraint {
-        ast::TableConstraint::PrimaryKey(pk) => (pk.name.as_ref(), &pk.columns, true),
-        ast::TableConstraint::Unique(u) => (u.name.as_ref(), &u.columns, false),
+    let (given_name, columns, primary, traits) = match constraint {
+        ast::TableConstraint::PrimaryKey(pk) => (pk.name.as_ref(), &pk.columns, true, pk.characteristics.as_ref()),
+        ast::TableConstraint::Unique(u) => (u.name.as_ref(), &u.columns, false, u.characteristics.as_ref()),
         _ => {
             return Err(SqlError::new(
                 "0A000",
@@ -166,7 +158,9 @@ pub(super) fn add_constraint(db: &mut Database, table: &str, constraint: &ast::T
         }
     }
     t.index.resize_with(t.uniques.len(), Default::default);
-    t.uniques.push(Unique { name, columns: key, primary });
+    let mut u = Unique::new(name, key, primary);
+    (u.deferrable, u.initially_deferred) = super::constraints::characteristics(traits)?;
+    t.uniques.push(u);
     t.index.push(index);
     Ok(())
 }

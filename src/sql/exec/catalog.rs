@@ -32,6 +32,8 @@ use crate::sql::mvcc::Heap;
 
 use super::{ident, Column, Database, Datum, ExecError, Row, Session, SqlError, SqlType, Table, R};
 
+mod monitor;
+
 // ------------------------------------------------------------------------------------------------
 // Fixed OIDs (PostgreSQL 15's).
 // ------------------------------------------------------------------------------------------------
@@ -114,19 +116,32 @@ const REGEX_COMPILED_BYTES_MAX: usize = 1 << 20;
 // State kept in the database between statements.
 // ------------------------------------------------------------------------------------------------
 
-/// The OIDs given so far, and the user and database of the session whose statement reads the
-/// catalogs now (set before each such statement).
+/// The OIDs given so far, and the user, database and process id of the session whose statement
+/// reads the catalogs now (set before each such statement).
 #[derive(Debug, Clone)]
 pub struct State {
     oids: HashMap<String, u32>,
     next_oid: u32,
     user: String,
     database: String,
+    /// `pg_backend_pid()`: set here for catalog queries and by the engine before every
+    /// statement (an INSERT ... SELECT pg_backend_pid() reads it too).
+    pub(crate) pid: i32,
+    /// The engine's session registry, for `pg_stat_activity` and `pg_locks` (none when the
+    /// executor runs without an engine, in unit tests and WAL replay).
+    pub(crate) activity: Option<std::sync::Arc<crate::sql::activity::Activity>>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        State { oids: HashMap::new(), next_oid: OID_FIRST_NORMAL, user: "postgres".into(), database: "postgres".into() }
+        State {
+            oids: HashMap::new(),
+            next_oid: OID_FIRST_NORMAL,
+            user: "postgres".into(),
+            database: "postgres".into(),
+            pid: 0,
+            activity: None,
+        }
     }
 }
 
@@ -150,6 +165,7 @@ fn set_identity(db: &Database, sess: &Session) {
     if s.database != sess.database {
         s.database = sess.database.clone();
     }
+    s.pid = sess.pid;
 }
 
 fn user(db: &Database) -> String {
@@ -201,6 +217,8 @@ const PG_CATALOG_RELATIONS: &[&str] = &[
     "pg_matviews",
     "pg_foreign_table",
     "pg_partitioned_table",
+    "pg_stat_activity",
+    "pg_locks",
 ];
 
 /// The `information_schema` views there are (found only with the `information_schema.` qualifier,
@@ -247,6 +265,10 @@ const FUNCTIONS: &[&str] = &[
     "has_database_privilege",
     "to_regclass",
     "quote_ident",
+    "pg_backend_pid",
+    "pg_blocking_pids",
+    "pg_cancel_backend",
+    "pg_stat_clear_snapshot",
 ];
 
 /// The key a table name is stored under in `db.tables`: `information_schema.x` for the views of
@@ -1049,6 +1071,8 @@ fn columns_of(key: &str) -> &'static str {
              table_schema name, table_name name, column_name name, ordinal_position int4, \
              position_in_unique_constraint int4"
         }
+        "pg_stat_activity" => monitor::STAT_ACTIVITY_COLUMNS,
+        "pg_locks" => monitor::LOCKS_COLUMNS,
         "information_schema.views" => {
             "table_catalog name, table_schema name, table_name name, view_definition varchar, \
              check_option varchar, is_updatable varchar, is_insertable_into varchar, is_trigger_updatable varchar, \
@@ -1695,6 +1719,8 @@ fn rows_of(db: &Database, key: &str) -> Vec<Row> {
                 }
             }
         }
+        "pg_stat_activity" => rows = monitor::stat_activity_rows(db),
+        "pg_locks" => rows = monitor::locks_rows(db),
         // The rest are empty: terrarium has no comments, inheritance, policies, extended
         // statistics, publications, triggers, rules, extensions, enums, views or partitions.
         _ => {}
@@ -1872,7 +1898,10 @@ pub(super) fn function_type(name: &str) -> Option<SqlType> {
         | "has_table_privilege"
         | "has_schema_privilege"
         | "has_database_privilege" => SqlType::Bool,
-        "array_upper" | "array_lower" | "array_length" | "cardinality" => SqlType::Int4,
+        "array_upper" | "array_lower" | "array_length" | "cardinality" | "pg_backend_pid" => SqlType::Int4,
+        "pg_cancel_backend" => SqlType::Bool,
+        "pg_stat_clear_snapshot" => SqlType::Void,
+        "pg_blocking_pids" => SqlType::Text,
         "pg_relation_size" | "pg_table_size" | "pg_total_relation_size" | "pg_indexes_size" => SqlType::Int8,
         "format_type"
         | "pg_get_indexdef"
@@ -2088,6 +2117,10 @@ pub(super) fn function(db: &Database, name: &str, args: &[Datum]) -> Option<R<Da
             None => N,
         },
         "quote_ident" => t(&quote_ident(&text_arg(arg(0)).unwrap_or_default())),
+        "pg_backend_pid" => monitor::backend_pid(db),
+        "pg_blocking_pids" => monitor::blocking_pids(db, int_arg(arg(0)).unwrap_or(0)),
+        "pg_cancel_backend" => monitor::cancel_backend(db, int_arg(arg(0)).unwrap_or(0)),
+        "pg_stat_clear_snapshot" => monitor::clear_snapshot(db),
         _ => return None,
     };
     Some(Ok(out))
