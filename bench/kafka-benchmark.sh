@@ -4,7 +4,8 @@
 # measures the disk's sequential write bandwidth as the ceiling. Not a test: run it by hand.
 #
 #   bench/kafka-benchmark.sh [messages (1000000)]
-# tansu: `cargo install tansu --locked` (about 10 minutes on 2 cores); skipped when absent.
+# tansu: `cargo install tansu --locked --features dynostore,libsql` (about 10-20 minutes on 2 cores);
+# skipped when absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -26,13 +27,20 @@ echo "== terrarium (durable, $DATA/terrarium)"
 python3 bench/kafka_bench.py "127.0.0.1:$KPORT" "$N"
 
 if command -v tansu >/dev/null 2>&1; then
-  TPORT=$(free)
   mkdir -p "$DATA/tansu"
-  tansu broker --listener-url "tcp://127.0.0.1:$TPORT" --advertised-listener-url "tcp://127.0.0.1:$TPORT" \
-    --storage-engine "${TANSU_STORAGE:-memory://tansu/}" >"$DATA/tansu.log" 2>&1 &
-  for _ in $(seq 1 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$TPORT))" 2>/dev/null && break; sleep 0.05; done
-  echo "== tansu (${TANSU_STORAGE:-memory://tansu/})"
-  python3 bench/kafka_bench.py "127.0.0.1:$TPORT" "$N" || echo "tansu run failed (see $DATA/tansu.log)"
+  # memory:// is tansu's fastest engine but keeps nothing; sqlite:// is its local durable one.
+  # (`cargo install tansu --locked --features dynostore,libsql` provides both.)
+  # sqlite:// paths are relative to tansu's working directory, hence the cd.
+  for storage in ${TANSU_STORAGES:-memory://tansu/ sqlite://tansu.db}; do
+    TPORT=$(free)
+    (cd "$DATA/tansu" && exec tansu broker --listener-url "tcp://127.0.0.1:$TPORT" \
+      --advertised-listener-url "tcp://127.0.0.1:$TPORT" --storage-engine "$storage") >"$DATA/tansu.log" 2>&1 &
+    TANSU=$!
+    for _ in $(seq 1 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$TPORT))" 2>/dev/null && break; sleep 0.05; done
+    echo "== tansu ($storage)"
+    python3 bench/kafka_bench.py "127.0.0.1:$TPORT" "$N" || echo "tansu run failed (see $DATA/tansu.log)"
+    kill $TANSU 2>/dev/null || true
+  done
 else
-  echo "== tansu: not installed (cargo install tansu --locked)"
+  echo "== tansu: not installed (cargo install tansu --locked --features dynostore,libsql)"
 fi
