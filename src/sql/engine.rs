@@ -33,7 +33,7 @@ use sqlparser::ast::{CopySource, CopyTarget, Statement};
 use super::activity::{self, Activity, TxnInfo, Wait};
 use super::copy;
 use super::exec::{self, Database, ExecError, OutColumn, Output, SqlError};
-use super::mvcc::Xid;
+use super::mvcc::{Status, Xid};
 use super::server::{
     check_param_count, startup_parameters, BackendKey, Client, Completion, Connected, CopyInEvent, Engine, Prepared,
     StatementDescription,
@@ -192,6 +192,8 @@ pub struct PgSession {
     described: bool,
     /// A simple Query is running (rather than an extended-protocol Execute).
     in_simple_query: bool,
+    /// What the settings go back to when the transaction block ends (SET LOCAL, rollbacks).
+    settings_txn: super::guc::Transactional,
     exec: exec::Session,
     prepared: Prepared<Prepared1, Portal>,
 }
@@ -427,6 +429,14 @@ impl SqlEngine {
         client: &mut Client,
     ) -> Result<Output, ErrorResponse> {
         let cancel = client.cancel_flag();
+        // A block that ended since the last statement leaves its settings first (a SET LOCAL
+        // statement_timeout is gone after COMMIT); the store is locked only to ask how it ended.
+        let committed = |x| self.db.lock().expect("database").tx.status(x) == Status::Committed;
+        sess.settings_txn.follow(&mut sess.exec, committed);
+        if let Some(w) = super::guc::Transactional::local_outside_block(&sess.exec, stmt) {
+            client.send(BackendMessage::NoticeResponse(to_response(&w)));
+            return Ok(Output::Command("SET".into()));
+        }
         let timeouts = Timeouts::of(&sess.exec);
         let statement_deadline = timeouts.statement.map(|d| Instant::now() + d);
         let mut waited_since: Option<Instant> = None;
@@ -442,6 +452,15 @@ impl SqlEngine {
                 db.catalog.get_mut().pid = sess.id;
                 let r = exec::execute(&mut db, &mut sess.exec, stmt);
                 attempt = sess.exec.txn.is_none().then_some(implicit_xid);
+                sess.settings_txn.follow(&mut sess.exec, |x| db.tx.status(x) == Status::Committed);
+                if r.is_ok() {
+                    match stmt {
+                        Statement::Rollback { savepoint: Some(name), .. } => {
+                            sess.settings_txn.rolled_back_to(&mut sess.exec, &name.value)
+                        }
+                        _ => sess.settings_txn.after(&sess.exec, stmt),
+                    }
+                }
                 db.params.clear();
                 self.txn_ended.notify_waiters();
                 sleep = db.sleep_request.take();
@@ -662,6 +681,7 @@ impl Engine for SqlEngine {
             id,
             described: false,
             in_simple_query: false,
+            settings_txn: Default::default(),
             // The catalogs (current_user, current_database(), pg_database) name the startup's.
             exec: exec::Session {
                 user: startup.user().to_string(),

@@ -17,7 +17,10 @@
 
 use std::collections::BTreeMap;
 
+use sqlparser::ast::{self, Statement};
+
 use super::exec::{Session, SqlError};
+use super::mvcc::{Isolation, Xid};
 
 /// A setting counted in milliseconds: its name, smallest and largest value, and default as SHOW
 /// writes it.
@@ -73,15 +76,159 @@ pub fn reset(sess: &mut Session, name: Option<&str>) {
     match name {
         None => {
             sess.settings.clear();
-            sess.default_isolation = super::mvcc::Isolation::ReadCommitted;
+            sess.default_isolation = Isolation::ReadCommitted;
         }
         Some(n) => {
             if n == "default_transaction_isolation" {
-                sess.default_isolation = super::mvcc::Isolation::ReadCommitted;
+                sess.default_isolation = Isolation::ReadCommitted;
             }
             sess.settings.remove(n);
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Settings follow transactions.
+// ------------------------------------------------------------------------------------------------
+
+/// The session's settings at one moment: the map, and the default isolation level kept beside it.
+#[derive(Debug, Clone)]
+struct Layer {
+    settings: BTreeMap<String, String>,
+    isolation: Isolation,
+}
+
+impl Layer {
+    fn of(sess: &Session) -> Layer {
+        Layer { settings: sess.settings.clone(), isolation: sess.default_isolation }
+    }
+
+    fn apply(self, sess: &mut Session) {
+        sess.settings = self.settings;
+        sess.default_isolation = self.isolation;
+    }
+}
+
+/// An open transaction block, as far as settings go.
+#[derive(Debug)]
+struct Open {
+    top: Xid,
+    /// The settings when the block began: what a rollback puts back.
+    before: Layer,
+    /// The settings a commit keeps: every SET and RESET of the block but the SET LOCALs.
+    session: Layer,
+    /// Per savepoint, innermost last: both layers when it was made (ROLLBACK TO puts them back).
+    savepoints: Vec<(String, Layer, Layer)>,
+}
+
+/// PostgreSQL's settings are transactional: a SET in a block that rolls back (or a savepoint
+/// rolled back to) is undone, and SET LOCAL lasts until the block ends, however it ends.
+///
+/// ```text
+///  BEGIN                      before = session = the settings now
+///  SET x = 1                  effective x = 1, session x = 1
+///  SET LOCAL y = 2            effective y = 2 (session unchanged)
+///  SAVEPOINT s / ROLLBACK TO  both layers saved / put back
+///  COMMIT                     settings = session layer   (y reverts, x stays)
+///  ROLLBACK, or a failed end  settings = before          (both revert)
+/// ```
+///
+/// The executor applies every SET to the session's settings at once (the effective values); this
+/// keeps the layers beside them, and the engine calls it around each statement.
+#[derive(Debug, Default)]
+pub struct Transactional {
+    open: Option<Open>,
+}
+
+impl Transactional {
+    /// Follows the session's transaction block: one that ended since the last call leaves the
+    /// settings its commit or rollback gives; a new one is remembered.
+    pub fn follow(&mut self, sess: &mut Session, committed: impl Fn(Xid) -> bool) {
+        let block = sess.txn.as_ref().filter(|t| t.explicit).map(|t| t.top);
+        if let Some(open) = self.open.take_if(|o| Some(o.top) != block) {
+            let layer = if committed(open.top) { open.session } else { open.before };
+            layer.apply(sess);
+        }
+        if let (None, Some(top)) = (&self.open, block) {
+            let now = Layer::of(sess);
+            self.open = Some(Open { top, before: now.clone(), session: now, savepoints: Vec::new() });
+        }
+    }
+
+    /// `SET LOCAL` outside a transaction block: PostgreSQL warns (25P01) and it has no effect.
+    /// The warning when `stmt` is one, and then the statement is not to run.
+    pub fn local_outside_block(sess: &Session, stmt: &Statement) -> Option<SqlError> {
+        let local =
+            matches!(stmt, Statement::Set(ast::Set::SingleAssignment { scope: Some(ast::ContextModifier::Local), .. }));
+        let in_block = sess.txn.as_ref().is_some_and(|t| t.explicit) || sess.implicit_block;
+        (local && !in_block).then(|| {
+            let mut w = SqlError::new("25P01", "SET LOCAL can only be used in transaction blocks");
+            w.severity = "WARNING";
+            w
+        })
+    }
+
+    /// After a statement that succeeded inside a block: what it did to the layers.
+    pub fn after(&mut self, sess: &Session, stmt: &Statement) {
+        let Some(open) = self.open.as_mut() else { return };
+        match stmt {
+            Statement::Set(ast::Set::SingleAssignment { scope, variable, .. }) => {
+                if *scope != Some(ast::ContextModifier::Local) {
+                    open.session.copy_from(sess, &setting_name(variable));
+                }
+            }
+            Statement::Reset(r) => match &r.reset {
+                ast::Reset::ConfigurationParameter(n) => open.session.copy_from(sess, &setting_name(n)),
+                _ => open.session = Layer::of(sess),
+            },
+            Statement::Savepoint { name } => {
+                open.savepoints.push((name.value.clone(), Layer::of(sess), open.session.clone()));
+            }
+            Statement::ReleaseSavepoint { name } => {
+                if let Some(i) = open.savepoints.iter().rposition(|(n, _, _)| *n == name.value) {
+                    open.savepoints.truncate(i);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name` succeeded: the settings as they were when it was made (the
+    /// savepoint itself stays).
+    pub fn rolled_back_to(&mut self, sess: &mut Session, name: &str) {
+        let Some(open) = self.open.as_mut() else { return };
+        if let Some(i) = open.savepoints.iter().rposition(|(n, _, _)| n == name) {
+            open.savepoints.truncate(i + 1);
+            let (_, effective, session) = open.savepoints[i].clone();
+            effective.apply(sess);
+            open.session = session;
+        }
+    }
+}
+
+impl Layer {
+    /// Takes the session's current value of `name` into this layer.
+    fn copy_from(&mut self, sess: &Session, name: &str) {
+        match sess.settings.get(name) {
+            Some(v) => self.settings.insert(name.to_string(), v.clone()),
+            None => self.settings.remove(name),
+        };
+        if name == "default_transaction_isolation" {
+            self.isolation = sess.default_isolation;
+        }
+    }
+}
+
+/// A setting's name as the executor stores it: the last part, folded to lower case unless quoted.
+fn setting_name(n: &ast::ObjectName) -> String {
+    n.0.iter()
+        .filter_map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) if i.quote_style.is_some() => Some(i.value.clone()),
+            ast::ObjectNamePart::Identifier(i) => Some(i.value.to_lowercase()),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_default()
 }
 
 fn invalid(s: &TimeSetting, value: &str) -> SqlError {
