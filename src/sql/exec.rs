@@ -516,7 +516,7 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
         sess.txn = None;
         match &result {
             Ok(_) => {
-                if let Err(e) = log_commit(db, top, entries) {
+                if let Err(e) = log_commit(db, top, entries, synchronous(sess)) {
                     db.tx.abort(top);
                     return Err(e.into());
                 }
@@ -545,7 +545,7 @@ pub fn end_implicit_block(db: &mut Database, sess: &mut Session) -> Option<SqlEr
             });
         }
         let t = sess.txn.take().expect("checked");
-        match log_commit(db, t.top, t.wal) {
+        match log_commit(db, t.top, t.wal, synchronous(sess)) {
             Ok(()) => db.tx.commit(t.top),
             Err(e) => {
                 db.tx.abort(t.top);
@@ -561,7 +561,26 @@ pub fn end_implicit_block(db: &mut Database, sess: &mut Session) -> Option<SqlEr
 /// whatever a client saw committed survives a crash. Nothing is written for a read-only
 /// transaction. (PostgreSQL also groups concurrent commits into one fsync; here one lock
 /// serialises them, so each commit pays its own.)
-fn log_commit(db: &mut Database, top: Xid, entries: Vec<(Xid, super::wal::WalEntry)>) -> Result<(), SqlError> {
+/// Whether this session's commits wait for the WAL to be durable: `synchronous_commit` is `on`
+/// unless set to `off` (or a boolean false). `local`, `remote_write` and `remote_apply` mean `on`
+/// on a server without standbys, as in PostgreSQL.
+fn synchronous(sess: &Session) -> bool {
+    !matches!(
+        sess.settings.get("synchronous_commit").map(|v| v.trim_matches('\'').to_ascii_lowercase()).as_deref(),
+        Some("off" | "false" | "no" | "0")
+    )
+}
+
+/// With `sync` false (`synchronous_commit = off`) the records are handed to the operating system
+/// but not fsynced, and COMMIT returns at once: a crash of terrarium's process loses nothing (the
+/// OS has the bytes), a crash of the machine may lose the last commits, as in PostgreSQL. The
+/// next synchronous commit fsyncs everything written before it.
+fn log_commit(
+    db: &mut Database,
+    top: Xid,
+    entries: Vec<(Xid, super::wal::WalEntry)>,
+    sync: bool,
+) -> Result<(), SqlError> {
     let Some(wal) = db.wal.as_mut() else { return Ok(()) };
     if entries.is_empty() {
         return Ok(());
@@ -571,7 +590,7 @@ fn log_commit(db: &mut Database, top: Xid, entries: Vec<(Xid, super::wal::WalEnt
         wal.append(&e.encode()).map_err(io)?;
     }
     wal.append(&super::wal::WalEntry::Commit { xid: top }.encode()).map_err(io)?;
-    wal.flush(true).map_err(io)?;
+    wal.flush(sync).map_err(io)?;
     Ok(())
 }
 
@@ -788,7 +807,7 @@ fn commit(db: &mut Database, sess: &mut Session) -> Output {
             if t.isolation == Isolation::Serializable && !t.writes.is_empty() {
                 db.ssi_committed.push((t.top, t.reads.clone(), t.writes.clone()));
             }
-            if let Err(e) = log_commit(db, t.top, t.wal) {
+            if let Err(e) = log_commit(db, t.top, t.wal, synchronous(sess)) {
                 for (_, sp) in &t.savepoints {
                     db.tx.abort(*sp);
                 }
@@ -3503,6 +3522,27 @@ mod vacuum_tests {
             last = execute(db, s, st);
         }
         last
+    }
+
+    #[test]
+    fn synchronous_commit_off_writes_without_waiting_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = super::super::wal::Wal::open(&dir.path().join("wal.log")).unwrap();
+        let mut db = Database::default();
+        db.wal = Some(wal);
+        let mut s = Session::default();
+        q(&mut db, &mut s, "CREATE TABLE t (id int)").unwrap();
+        q(&mut db, &mut s, "INSERT INTO t VALUES (1)").unwrap();
+        let w = db.wal.as_ref().unwrap();
+        assert_eq!(w.flushed_lsn(), w.written_lsn(), "on: durable before COMMIT returns");
+        q(&mut db, &mut s, "SET synchronous_commit = off").unwrap();
+        q(&mut db, &mut s, "INSERT INTO t VALUES (2)").unwrap();
+        let w = db.wal.as_ref().unwrap();
+        assert!(w.flushed_lsn() < w.written_lsn(), "off: written, not yet flushed");
+        q(&mut db, &mut s, "SET synchronous_commit = on").unwrap();
+        q(&mut db, &mut s, "INSERT INTO t VALUES (3)").unwrap();
+        let w = db.wal.as_ref().unwrap();
+        assert_eq!(w.flushed_lsn(), w.written_lsn(), "the next synchronous commit flushes everything");
     }
 
     #[test]

@@ -53,7 +53,11 @@ fn setting(name: &str) -> Option<&'static TimeSetting> {
 
 /// What SHOW answers for a setting of this module that was never SET (or was RESET).
 pub fn default_value(name: &str) -> Option<&'static str> {
-    setting(name).map(|s| s.default)
+    match name {
+        // Not a time setting, but SHOW must answer it after a RESET too.
+        "synchronous_commit" => Some("on"),
+        _ => setting(name).map(|s| s.default),
+    }
 }
 
 /// A SET value for `name` in the form SHOW gives it back, or PostgreSQL's 22023 error; `None`

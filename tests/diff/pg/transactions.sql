@@ -130,3 +130,18 @@ SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;
 SHOW transaction_isolation;
 
 SELECT id, note FROM ledger ORDER BY id;
+
+-- synchronous_commit = off: COMMIT returns before the WAL is flushed; the results are the same.
+SET synchronous_commit = off;
+SHOW synchronous_commit;
+CREATE TABLE sc (id int PRIMARY KEY);
+INSERT INTO sc VALUES (1);
+BEGIN;
+INSERT INTO sc VALUES (2);
+COMMIT;
+SELECT count(*) FROM sc;
+SET synchronous_commit TO local;
+SHOW synchronous_commit;
+RESET synchronous_commit;
+SHOW synchronous_commit;
+DROP TABLE sc;
