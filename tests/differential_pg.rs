@@ -11,32 +11,9 @@
 
 mod common;
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
-
-/// How long to try reaching the real server before calling it absent.
-const CONNECT_WAIT_MS: u64 = 2_000;
-
-fn postgres() -> Option<String> {
-    let addr = std::env::var("TERRARIUM_DIFF_PG").unwrap_or_else(|_| "127.0.0.1:5432".to_string());
-    let reachable = addr
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(CONNECT_WAIT_MS)).is_ok());
-    if reachable {
-        return Some(addr);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("PostgreSQL is required under CI=true but nothing answers on {addr}");
-    }
-    eprintln!("skipping: no PostgreSQL on {addr} (set TERRARIUM_DIFF_PG to use another)");
-    None
-}
-
 #[test]
 fn scenarios_match_real_postgres() {
-    let Some(pg) = postgres() else { return };
+    let Some(pg) = common::real_postgres() else { return };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff/pg");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -14,12 +14,7 @@
 
 mod common;
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::process::Command;
-use std::time::Duration;
-
-/// How long to try reaching the real server before calling it absent.
-const CONNECT_WAIT_MS: u64 = 2_000;
 
 /// The same tables on both servers: primary keys (one of two columns), unique constraints, NOT
 /// NULL, defaults of many kinds, serial and bigserial, varchar(n), char(n), numeric(p,s), a name
@@ -67,23 +62,6 @@ const EXACT: &[&str] = &[
     r"\dt+ acc*",
     r"\d nosuch",
 ];
-
-fn postgres() -> Option<String> {
-    let addr = std::env::var("TERRARIUM_DIFF_PG").unwrap_or_else(|_| "127.0.0.1:5432".to_string());
-    let reachable = addr
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(CONNECT_WAIT_MS)).is_ok());
-    if reachable {
-        return Some(addr);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("PostgreSQL is required under CI=true but nothing answers on {addr}");
-    }
-    eprintln!("skipping: no PostgreSQL on {addr} (set TERRARIUM_DIFF_PG to use another)");
-    None
-}
 
 /// Where psql connects: host, port, database.
 #[derive(Clone)]
@@ -155,7 +133,7 @@ fn only_records(out: &str, keep: &[&str]) -> String {
 #[test]
 fn psql_describes_tables_as_postgres_does() {
     let Some(bin) = common::tool("psql") else { return };
-    let Some(pg) = postgres() else { return };
+    let Some(pg) = common::real_postgres() else { return };
     let (host, port) = pg.rsplit_once(':').expect("host:port");
     let name = format!("terrarium_catalog_{}", std::process::id());
     let admin = Target { host: host.to_string(), port: port.to_string(), db: "postgres".into() };

@@ -198,3 +198,24 @@ pub fn start_real_redis(binary: &str) -> RealRedis {
     }
     RealRedis { child, port }
 }
+
+/// The real PostgreSQL to compare with: `TERRARIUM_DIFF_PG` (host:port) or 127.0.0.1:5432, if it
+/// answers within two seconds. Absent, the caller skips, except under CI=true, where this fails.
+#[allow(dead_code)]
+pub fn real_postgres() -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let addr = std::env::var("TERRARIUM_DIFF_PG").unwrap_or_else(|_| "127.0.0.1:5432".to_string());
+    let reachable = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+    if reachable {
+        return Some(addr);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("PostgreSQL is required under CI=true but nothing answers on {addr}");
+    }
+    eprintln!("skipping: no PostgreSQL on {addr} (set TERRARIUM_DIFF_PG to use another)");
+    None
+}
