@@ -561,6 +561,12 @@ pub fn end_implicit_block(db: &mut Database, sess: &mut Session) -> Option<SqlEr
 /// whatever a client saw committed survives a crash. Nothing is written for a read-only
 /// transaction. (PostgreSQL also groups concurrent commits into one fsync; here one lock
 /// serialises them, so each commit pays its own.)
+/// REPEATABLE READ and SERIALIZABLE's answer when the row a statement must change was changed
+/// (`what` = "update") or deleted ("delete") by a transaction that committed after the snapshot.
+pub(super) fn concurrent_change_error(what: &str) -> SqlError {
+    SqlError::new("40001", format!("could not serialize access due to concurrent {what}"))
+}
+
 /// Whether this session's commits wait for the WAL to be durable: `synchronous_commit` is `on`
 /// unless set to `off` (or a boolean false). `local`, `remote_write` and `remote_apply` mean `on`
 /// on a server without standbys, as in PostgreSQL.
@@ -2702,12 +2708,8 @@ fn modify_rows(
                     }
                     ctid = newest;
                 }
-                WriteOutcome::Deleted => {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
-                }
-                WriteOutcome::Moved(_) => {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
-                }
+                WriteOutcome::Deleted => return Err(concurrent_change_error("delete").into()),
+                WriteOutcome::Moved(_) => return Err(concurrent_change_error("update").into()),
             }
         }
     }
@@ -3097,12 +3099,8 @@ fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) ->
                         }
                         ctid = newest;
                     }
-                    WriteOutcome::Deleted => {
-                        return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
-                    }
-                    WriteOutcome::Moved(_) => {
-                        return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
-                    }
+                    WriteOutcome::Deleted => return Err(concurrent_change_error("delete").into()),
+                    WriteOutcome::Moved(_) => return Err(concurrent_change_error("update").into()),
                 }
             }
         }

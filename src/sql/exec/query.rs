@@ -2165,37 +2165,26 @@ fn combine(op: &ast::SetOperator, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Ro
                 distinct(rows)
             }
         }
-        ast::SetOperator::Intersect => {
+        // INTERSECT keeps the left rows that have a partner on the right, EXCEPT those that do
+        // not; with ALL each right row partners one left row.
+        op => {
+            let keep_partnered = matches!(op, ast::SetOperator::Intersect);
             for x in &r {
                 *counts.entry(row_key(x)).or_default() += 1;
             }
             let rows = if all { l } else { distinct(l) };
             rows.into_iter()
-                .filter(|x| match counts.get_mut(&row_key(x)) {
-                    Some(n) if *n > 0 => {
-                        if all {
-                            *n -= 1;
+                .filter(|x| {
+                    let partnered = match counts.get_mut(&row_key(x)) {
+                        Some(n) if *n > 0 => {
+                            if all {
+                                *n -= 1;
+                            }
+                            true
                         }
-                        true
-                    }
-                    _ => false,
-                })
-                .collect()
-        }
-        _ => {
-            for x in &r {
-                *counts.entry(row_key(x)).or_default() += 1;
-            }
-            let rows = if all { l } else { distinct(l) };
-            rows.into_iter()
-                .filter(|x| match counts.get_mut(&row_key(x)) {
-                    Some(n) if *n > 0 => {
-                        if all {
-                            *n -= 1;
-                        }
-                        false
-                    }
-                    _ => true,
+                        _ => false,
+                    };
+                    partnered == keep_partnered
                 })
                 .collect()
         }

@@ -201,7 +201,7 @@ fn key_share(db: &mut Database, table: &str, ctid: Ctid, l: &Locking) -> R<bool>
             Status::Committed if v.lock_only => {}
             Status::Committed => {
                 if l.strict {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into());
+                    return Err(super::concurrent_change_error("update").into());
                 }
                 return Ok(false);
             }
@@ -727,12 +727,8 @@ fn referential_action(
                     }
                     ctid = newest;
                 }
-                WriteOutcome::Deleted => {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent delete").into())
-                }
-                WriteOutcome::Moved(_) => {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into())
-                }
+                WriteOutcome::Deleted => return Err(super::concurrent_change_error("delete").into()),
+                WriteOutcome::Moved(_) => return Err(super::concurrent_change_error("update").into()),
             }
         }
     }

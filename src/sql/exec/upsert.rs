@@ -215,7 +215,7 @@ pub(super) fn on_conflict(
                 s.own = own.to_vec();
                 s.curcid = cid + 1;
                 if !db.tx.visible(&s, &v) {
-                    return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into());
+                    return Err(super::concurrent_change_error("update").into());
                 }
             }
         }
@@ -231,7 +231,7 @@ pub(super) fn on_conflict(
             // The row was updated or deleted by a transaction that committed meanwhile: look
             // for the conflict again (READ COMMITTED), or fail.
             Err(_) if !strict => continue,
-            Err(_) => return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into()),
+            Err(_) => return Err(super::concurrent_change_error("update").into()),
         }
         let (ns, jrow) = scope_parts(table, plan.alias.as_deref(), &v.row, Some((ctid, v.xmin, v.xmax)), row);
         let scope = Scope { ns: &ns, rtable: &ns, row: query::RowRef::Flat(&jrow), ..Scope::empty() };
@@ -261,7 +261,7 @@ pub(super) fn on_conflict(
             WriteOutcome::Ok(Some(new)) => return Ok(Outcome::Updated(new)),
             WriteOutcome::Wait(x) => return Err(ExecError::Wait(x)),
             _ if !strict => continue,
-            _ => return Err(SqlError::new("40001", "could not serialize access due to concurrent update").into()),
+            _ => return Err(super::concurrent_change_error("update").into()),
         }
     }
 }
