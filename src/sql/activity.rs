@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use sqlparser::ast::{self, ObjectName, ObjectNamePart, Statement};
@@ -166,25 +166,34 @@ pub struct TxnInfo {
     pub failed: bool,
 }
 
+/// The registry of sessions. Every statement updates its own session's entry several times (it
+/// starts, it takes relation locks, it ends, the session goes idle), while the whole registry is
+/// only read by the views and the deadlock search. So the map of sessions sits behind a
+/// read-write lock that only connecting and disconnecting take for writing, and each entry has a
+/// mutex of its own: sessions updating their entries never wait for each other. One mutex over
+/// the whole map was the simpler alternative, and under pgbench's four clients it was contended
+/// on every statement, each contention a futex sleep and wake-up.
 #[derive(Debug, Default)]
 pub struct Activity {
-    backends: Mutex<BTreeMap<i32, Backend>>,
+    backends: RwLock<BTreeMap<i32, Mutex<Backend>>>,
 }
 
 impl Activity {
     fn with<T>(&self, pid: i32, f: impl FnOnce(&mut Backend) -> T) -> Option<T> {
-        self.backends.lock().expect("activity").get_mut(&pid).map(f)
+        let all = self.backends.read().expect("activity");
+        let mut b = all.get(&pid)?.lock().expect("backend");
+        Some(f(&mut b))
     }
 
     pub fn register(&self, mut backend: Backend) {
-        let mut all = self.backends.lock().expect("activity");
-        let taken: BTreeSet<u32> = all.values().map(|b| b.backend_id).collect();
+        let mut all = self.backends.write().expect("activity");
+        let taken: BTreeSet<u32> = all.values().map(|b| b.lock().expect("backend").backend_id).collect();
         backend.backend_id = (1..).find(|n| !taken.contains(n)).unwrap_or(0);
-        all.insert(backend.pid, backend);
+        all.insert(backend.pid, Mutex::new(backend));
     }
 
     pub fn remove(&self, pid: i32) {
-        self.backends.lock().expect("activity").remove(&pid);
+        self.backends.write().expect("activity").remove(&pid);
     }
 
     /// A Query or Execute begins: the session is active with this text.
@@ -192,7 +201,11 @@ impl Activity {
         let now = SystemTime::now();
         self.with(pid, |b| {
             b.state = State::Active;
-            b.query = text.to_string();
+            // The same text again (a prepared statement, a benchmark's loop) keeps its buffer.
+            if b.query != text {
+                b.query.clear();
+                b.query.push_str(text);
+            }
             b.query_start = Some(now);
             b.state_change = now;
             b.xact_start = Some(txn.map(|t| t.started).unwrap_or(now));
@@ -264,25 +277,26 @@ impl Activity {
 
     /// Every session, by pid.
     pub fn backends(&self) -> Vec<Backend> {
-        self.backends.lock().expect("activity").values().cloned().collect()
+        self.backends.read().expect("activity").values().map(|b| b.lock().expect("backend").clone()).collect()
     }
 
     /// The xid `pid` waits for, and the session running that transaction.
     pub fn waits_for(&self, pid: i32, top_of: impl Fn(Xid) -> Xid) -> Option<(Xid, Option<i32>)> {
-        let all = self.backends.lock().expect("activity");
-        let Some(Wait::Lock { xid, .. }) = all.get(&pid)?.wait else { return None };
+        let all = self.backends.read().expect("activity");
+        let Some(Wait::Lock { xid, .. }) = all.get(&pid)?.lock().expect("backend").wait else { return None };
         let top = top_of(xid);
-        let holder = all.values().find(|b| b.top == Some(top) && b.pid != pid).map(|b| b.pid);
+        let holder =
+            all.iter().find(|(p, b)| **p != pid && b.lock().expect("backend").top == Some(top)).map(|(p, _)| *p);
         Some((xid, holder))
     }
 
     /// `pg_stat_activity` as `pid` saw it earlier in transaction `top`, if it did.
     pub fn cached_view(&self, pid: i32, top: Xid) -> Option<Vec<Vec<Datum>>> {
-        let all = self.backends.lock().expect("activity");
-        match &all.get(&pid)?.view {
+        self.with(pid, |b| match &b.view {
             Some((x, rows)) if *x == top => Some(rows.clone()),
             _ => None,
-        }
+        })
+        .flatten()
     }
 
     pub fn keep_view(&self, pid: i32, top: Xid, rows: Vec<Vec<Datum>>) {
@@ -297,18 +311,14 @@ impl Activity {
     /// `pg_cancel_backend`: asks the session's running statement to stop. False when no session
     /// has that pid.
     pub fn cancel(&self, pid: i32) -> bool {
-        let all = self.backends.lock().expect("activity");
-        match all.get(&pid) {
-            Some(b) => {
-                if let Some(flag) = &b.cancel {
-                    if b.state == State::Active {
-                        flag.request();
-                    }
+        self.with(pid, |b| {
+            if let Some(flag) = &b.cancel {
+                if b.state == State::Active {
+                    flag.request();
                 }
-                true
             }
-            None => false,
-        }
+        })
+        .is_some()
     }
 }
 

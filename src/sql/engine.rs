@@ -112,6 +112,10 @@ pub struct SqlEngine {
     /// Rung after every statement and abort: a transaction may have ended, so sessions waiting
     /// for one look again at once instead of at their next poll.
     txn_ended: tokio::sync::Notify,
+    /// Counts the statements that may have changed what a statement means: every one that is
+    /// not a plain query or DML (DDL, SET, the end of a transaction that ran DDL, ...). A parsed
+    /// and described statement is reused while this has not moved (see [`PgSession::parsed`]).
+    schema_version: std::sync::atomic::AtomicU64,
 }
 
 impl SqlEngine {
@@ -138,7 +142,12 @@ impl Default for SqlEngine {
         let activity = Arc::new(Activity::default());
         let mut db = Database::default();
         db.catalog.get_mut().activity = Some(activity.clone());
-        SqlEngine { db: Arc::new(Mutex::new(db)), activity, txn_ended: tokio::sync::Notify::new() }
+        SqlEngine {
+            db: Arc::new(Mutex::new(db)),
+            activity,
+            txn_ended: tokio::sync::Notify::new(),
+            schema_version: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -151,6 +160,10 @@ pub struct Prepared1 {
     /// for INSERT / UPDATE / DELETE … RETURNING a SELECT of the RETURNING list from the table.
     /// Describe answers RowDescription from it, and Bind checks result formats against it.
     row_source: Option<Statement>,
+    /// The [`SqlEngine::schema_version`] the parameter types were inferred at ...
+    schema: u64,
+    /// ... and the row_source's columns, once described, with the version they were found at.
+    columns: Mutex<Option<(u64, Vec<OutColumn>)>>,
 }
 
 /// See [`Prepared1::row_source`]. A RETURNING list is described as the same list selected from
@@ -196,6 +209,29 @@ pub struct PgSession {
     settings_txn: super::guc::Transactional,
     exec: exec::Session,
     prepared: Prepared<Prepared1, Portal>,
+    /// Statements parsed by Parse, by text and declared parameter types, reused by a later Parse
+    /// of the same text while the schema version has not moved. Drivers and pgbench's
+    /// `-M extended` send the same unnamed statement over and over; without this, each time
+    /// costs a parse, a type inference and a description, each of the last two with the
+    /// database locked.
+    parsed: std::collections::HashMap<(String, Vec<Oid>), Arc<Prepared1>>,
+}
+
+/// How many distinct statement texts a session keeps parsed (see [`PgSession::parsed`]); past
+/// this the cache starts again empty, which bounds it against a client that never repeats one.
+const PARSED_STATEMENTS_MAX: usize = 128;
+
+/// Whether a statement that succeeded may have changed what other statements mean or return
+/// as columns: anything but a query, DML or COPY (COPY only moves rows).
+fn changes_schema(stmt: &Statement) -> bool {
+    !matches!(
+        stmt,
+        Statement::Query(_)
+            | Statement::Insert(_)
+            | Statement::Update(_)
+            | Statement::Delete(_)
+            | Statement::Copy { .. }
+    )
 }
 
 fn to_response(e: &SqlError) -> ErrorResponse {
@@ -450,7 +486,30 @@ impl SqlEngine {
                 // Outside a block the statement's transaction starts now, with the next xid.
                 let implicit_xid = db.tx.next_xid();
                 db.catalog.get_mut().pid = sess.id;
+                let failed_before = sess.exec.txn.as_ref().is_some_and(|t| t.failed);
                 let r = exec::execute(&mut db, &mut sess.exec, stmt);
+                // PostgreSQL describes a query's columns once it is planned, before computing
+                // rows, so an error while computing them (division by zero, a lock that cannot
+                // be had) follows the RowDescription; errors found while planning (an unknown
+                // column) come alone. A query that succeeds is described by its result
+                // (run_all), so only one that failed or must wait is planned again here to
+                // tell the two apart, under the same lock: a simple query locks the database
+                // once.
+                // The check looks at the transaction as the statement found it: the failure the
+                // statement itself caused is set aside while it runs.
+                let retell = !failed_before && !sess.described && sess.in_simple_query;
+                if r.is_err() && retell && matches!(stmt, Statement::Query(_)) {
+                    let failed_now = sess.exec.txn.as_mut().map(|t| std::mem::replace(&mut t.failed, false));
+                    if let Ok(columns) = exec::describe(&db, &sess.exec, stmt) {
+                        if !columns.is_empty() && exec::check_plan(&db, &sess.exec, stmt).is_ok() {
+                            client.send(BackendMessage::RowDescription(fields(&columns, &[])));
+                            sess.described = true;
+                        }
+                    }
+                    if let (Some(t), Some(f)) = (sess.exec.txn.as_mut(), failed_now) {
+                        t.failed = f;
+                    }
+                }
                 attempt = sess.exec.txn.is_none().then_some(implicit_xid);
                 sess.settings_txn.follow(&mut sess.exec, |x| db.tx.status(x) == Status::Committed);
                 if r.is_ok() {
@@ -462,6 +521,9 @@ impl SqlEngine {
                     }
                 }
                 db.params.clear();
+                if changes_schema(stmt) {
+                    self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                }
                 self.txn_ended.notify_waiters();
                 sleep = db.sleep_request.take();
                 self.activity.after_statement(sess.id, txn_info(&sess.exec));
@@ -567,6 +629,8 @@ impl SqlEngine {
                 db.tx.abort(top);
                 sess.exec.txn = None;
             }
+            // What the transaction did to the schema, if anything, is gone.
+            self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         self.txn_ended.notify_waiters();
     }
@@ -607,14 +671,6 @@ impl SqlEngine {
         Ok(n)
     }
 
-    /// Whether running `stmt` would fail before computing any row: PostgreSQL then sends no
-    /// RowDescription. Found by checking what planning checks here: that every column named in
-    /// the select list, WHERE and ORDER BY exists (the executor reports those as 42703/42P01).
-    fn plans_fail(&self, session: &PgSession, stmt: &Statement) -> bool {
-        let db = self.db.lock().expect("database");
-        exec::check_plan(&db, &session.exec, stmt).is_err()
-    }
-
     async fn run_all(
         &self,
         session: &mut PgSession,
@@ -623,21 +679,6 @@ impl SqlEngine {
     ) -> Result<(), ErrorResponse> {
         for stmt in statements {
             session.described = false;
-            // PostgreSQL describes a query's columns once it is planned, before computing rows, so
-            // an error while computing them (division by zero, a lock that cannot be had) follows
-            // the RowDescription. Errors found while planning (unknown column) come alone.
-            if let Statement::Query(_) = stmt {
-                let columns = {
-                    let db = self.db.lock().expect("database");
-                    exec::describe(&db, &session.exec, stmt)
-                };
-                if let Ok(columns) = columns {
-                    if !columns.is_empty() && !self.plans_fail(session, stmt) {
-                        client.send(BackendMessage::RowDescription(fields(&columns, &[])));
-                        session.described = true;
-                    }
-                }
-            }
             if let Statement::Deallocate { name, .. } = stmt {
                 if name.value.eq_ignore_ascii_case("all") {
                     session.prepared = Prepared::default();
@@ -690,6 +731,7 @@ impl Engine for SqlEngine {
                 ..Default::default()
             },
             prepared: Prepared::default(),
+            parsed: Default::default(),
         };
         // The name as ParameterStatus reports it (cut to 63 bytes, non-ASCII replaced).
         let application_name =
@@ -713,10 +755,11 @@ impl Engine for SqlEngine {
         session.in_simple_query = true;
         let result = self.run_all(session, &statements, client).await;
         session.in_simple_query = false;
-        let mut db = self.db.lock().expect("database");
         if session.exec.implicit_block {
+            let mut db = self.db.lock().expect("database");
             // A deferred constraint that fails when the implicit block commits fails the Query.
             let failed = exec::end_implicit_block(&mut db, &mut session.exec);
+            self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             self.txn_ended.notify_waiters();
             if let (Some(e), Ok(())) = (failed, &result) {
                 return Err(to_response(&e));
@@ -732,6 +775,11 @@ impl Engine for SqlEngine {
         query: &str,
         param_types: &[Oid],
     ) -> Result<(), ErrorResponse> {
+        let version = self.schema_version.load(std::sync::atomic::Ordering::Acquire);
+        let key = (query.to_string(), param_types.to_vec());
+        if let Some(p) = session.parsed.get(&key).filter(|p| p.schema == version) {
+            return session.prepared.add_shared_statement(name, p.clone());
+        }
         let mut statements = parse_sql(query).map_err(|e| to_response(&e))?;
         if statements.len() > 1 {
             return Err(ErrorResponse::error(
@@ -752,10 +800,20 @@ impl Engine for SqlEngine {
             _ => inferred[i],
         });
         let row_source = statement.as_ref().and_then(row_source);
-        session.prepared.add_statement(
-            name,
-            Prepared1 { text: query.to_string(), statement, param_types: types.collect(), row_source },
-        )
+        let prepared = Arc::new(Prepared1 {
+            text: query.to_string(),
+            statement,
+            param_types: types.collect(),
+            row_source,
+            schema: version,
+            columns: Mutex::new(None),
+        });
+        session.prepared.add_shared_statement(name, prepared.clone())?;
+        if session.parsed.len() >= PARSED_STATEMENTS_MAX {
+            session.parsed.clear();
+        }
+        session.parsed.insert(key, prepared);
+        Ok(())
     }
 
     fn bind(&self, session: &mut PgSession, bind: Bind) -> Result<(), ErrorResponse> {
@@ -772,10 +830,7 @@ impl Engine for SqlEngine {
         }
         // Result formats are checked against the statement's columns now, as PostgreSQL does.
         let columns = match &statement.row_source {
-            Some(stmt) => {
-                let db = self.db.lock().expect("database");
-                exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?.len()
-            }
+            Some(_) => self.columns(session, &statement)?.len(),
             None => 0,
         };
         let formats = resolve_result_formats(&bind.result_formats, columns)?;
@@ -883,6 +938,7 @@ impl Engine for SqlEngine {
         let mut db = self.db.lock().expect("database");
         if let Some(t) = session.exec.txn {
             db.tx.abort(t.top);
+            self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         self.activity.remove(session.id);
         self.txn_ended.notify_waiters();
@@ -899,11 +955,29 @@ impl SqlEngine {
         statement: &Prepared1,
         formats: &[i16],
     ) -> Result<Vec<FieldDescription>, ErrorResponse> {
-        let Some(stmt) = &statement.row_source else { return Ok(Vec::new()) };
-        let db = self.db.lock().expect("database");
-        let columns = exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?;
+        if statement.row_source.is_none() {
+            return Ok(Vec::new());
+        }
+        let columns = self.columns(session, statement)?;
         let formats = resolve_result_formats(formats, columns.len())?;
         Ok(fields(&columns, &formats))
+    }
+
+    /// The columns of a prepared statement's rows, described once per schema version: Bind and
+    /// Describe both need them, for every execution of the statement.
+    fn columns(&self, session: &PgSession, statement: &Prepared1) -> Result<Vec<OutColumn>, ErrorResponse> {
+        let Some(stmt) = &statement.row_source else { return Ok(Vec::new()) };
+        let version = self.schema_version.load(std::sync::atomic::Ordering::Acquire);
+        let mut cached = statement.columns.lock().expect("columns");
+        if let Some((v, columns)) = cached.as_ref() {
+            if *v == version {
+                return Ok(columns.clone());
+            }
+        }
+        let db = self.db.lock().expect("database");
+        let columns = exec::describe(&db, &session.exec, stmt).map_err(|e| to_response(&e))?;
+        *cached = Some((version, columns.clone()));
+        Ok(columns)
     }
 }
 

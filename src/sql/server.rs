@@ -232,13 +232,18 @@ impl<S, P> Default for Prepared<S, P> {
 
 impl<S, P> Prepared<S, P> {
     pub fn add_statement(&mut self, name: &str, statement: S) -> Result<(), ErrorResponse> {
+        self.add_shared_statement(name, Arc::new(statement))
+    }
+
+    /// As [`Prepared::add_statement`], for a statement the session keeps elsewhere too.
+    pub fn add_shared_statement(&mut self, name: &str, statement: Arc<S>) -> Result<(), ErrorResponse> {
         if !name.is_empty() && self.statements.contains_key(name) {
             return Err(ErrorResponse::error(
                 SqlState::DUPLICATE_PREPARED_STATEMENT,
                 format!("prepared statement \"{name}\" already exists"),
             ));
         }
-        self.statements.insert(name.to_string(), Arc::new(statement));
+        self.statements.insert(name.to_string(), statement);
         Ok(())
     }
 

@@ -43,7 +43,6 @@ INSERT INTO accounts VALUES;
 -- 22012 division_by_zero, 22003 numeric_value_out_of_range.
 SELECT 1 / 0;
 SELECT 5 % 0;
--- [known: an error that depends on row data follows PostgreSQL's RowDescription; terrarium's dry run over a made-up row cannot tell it from a constant error, so it sends none]
 SELECT id / 0 FROM accounts;
 SELECT 2147483647 + 1;
 SELECT 9223372036854775807 + 1;
