@@ -702,3 +702,101 @@ async fn row_lock_makes_the_second_writer_wait() {
     assert_eq!(t[1], "b still waiting: true");
     assert_eq!(t[4], "[id,v] int4=1 int4=11 | [id,v] int4=2 int4=1");
 }
+
+/// A parameter sent as the given bytes whatever type the statement has for it: the binary
+/// form of date, interval and uuid, which tokio-postgres only encodes with optional features.
+#[derive(Debug)]
+struct RawParam(Vec<u8>);
+
+impl ToSql for RawParam {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        out.put_slice(&self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_intervals_uuids_byteas_and_jsonb_in_binary() {
+    let t = compare("newtypes", |t| async move {
+        let client = t.connect().await;
+        let mut out = Vec::new();
+        client
+            .batch_execute(
+                "CREATE TABLE kinds (id int PRIMARY KEY, d date, i interval, u uuid, b bytea, j jsonb, s json); \
+                 INSERT INTO kinds VALUES (1, '2024-01-02', '1 year 2 mons 3 days 04:05:06.5', \
+                 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\xdeadbeef', '{\"b\": 1, \"a\": [true]}', '{\"k\" : 1}'), \
+                 (2, '1999-12-31', '-1 days +02:00:00', NULL, '', 'null', NULL)",
+            )
+            .await
+            .expect("create and insert");
+        // Every column comes back in binary: date as days since 2000-01-01, interval as
+        // microseconds, days and months, uuid as 16 bytes, bytea raw, jsonb with a version byte.
+        let select = client.prepare("SELECT d, i, u, b, j, s FROM kinds WHERE id = $1").await.expect("prepare");
+        out.push(format!(
+            "columns: {:?}",
+            select.columns().iter().map(|c| (c.type_().name(), c.type_().oid())).collect::<Vec<_>>()
+        ));
+        for id in 1..=2 {
+            out.push(outcome(client.query(&select, &[&id]).await, |rows| show_rows(&rows)));
+        }
+        let r = client.query_one("SELECT b FROM kinds WHERE id = 1", &[]).await;
+        out.push(outcome(r, |row| format!("bytea as Vec<u8>: {:02x?}", row.get::<_, Vec<u8>>(0))));
+        // Binary parameters of each type, inferred from the columns.
+        let insert = client.prepare("INSERT INTO kinds VALUES ($1, $2, $3, $4, $5)").await.expect("prepare insert");
+        out.push(format!("insert params: {:?}", insert.params().iter().map(|t| t.name()).collect::<Vec<_>>()));
+        let mut interval = 5_400_000_000i64.to_be_bytes().to_vec();
+        interval.extend_from_slice(&2i32.to_be_bytes());
+        interval.extend_from_slice(&1i32.to_be_bytes());
+        let uuid: Vec<u8> = (0u8..16).collect();
+        let n = client
+            .execute(
+                &insert,
+                &[
+                    &3i32,
+                    &RawParam((-1i32).to_be_bytes().to_vec()),
+                    &RawParam(interval),
+                    &RawParam(uuid),
+                    &vec![0u8, 255],
+                ],
+            )
+            .await;
+        out.push(outcome(n, |n| format!("inserted {n}")));
+        let r = client.simple_query("SELECT d, i, u, b FROM kinds WHERE id = 3").await;
+        out.push(outcome(r, |m| show_simple(&m)));
+        // A parameter compared with a uuid column takes its type; text parameters are read by the
+        // type's input function at Bind.
+        let uuid = RawParam((0u8..16).collect());
+        let r = client.query("SELECT id FROM kinds WHERE u = $1", &[&uuid]).await;
+        out.push(outcome(r, |rows| show_rows(&rows)));
+        let r = client
+            .query(
+                "SELECT $1::date + 1 AS next, $2::jsonb -> 'a' AS a",
+                &[&RawParam(0i32.to_be_bytes().to_vec()), &{
+                    let mut j = vec![1u8];
+                    j.extend_from_slice(b"{\"a\": [1,  2]}");
+                    RawParam(j)
+                }],
+            )
+            .await;
+        out.push(outcome(r, |rows| show_rows(&rows)));
+        let r = client.query("SELECT $1::text::uuid", &[&"not-a-uuid"]).await;
+        out.push(outcome(r, |rows| show_rows(&rows)));
+        out
+    })
+    .await;
+    assert_eq!(
+        t[0],
+        "columns: [(\"date\", 1082), (\"interval\", 1186), (\"uuid\", 2950), (\"bytea\", 17), (\"jsonb\", 3802), (\"json\", 114)]"
+    );
+    // 2024-01-02 is day 8767 (0x223f) after 2000-01-01; the interval is 14706500000 µs (0x36c9361a0), 3 days, 14 months.
+    assert!(t[1].starts_with("[d,i,u,b,j,s] date=[00, 00, 22, 3f] interval=[00, 00, 00, 03, 6c, 93, 61, a0, 00, 00, 00, 03, 00, 00, 00, 0e]"), "{}", t[1]);
+    assert!(t[1].contains("uuid=[a0, ee, bc, 99,"), "{}", t[1]);
+    assert_eq!(t[3], "bytea as Vec<u8>: [de, ad, be, ef]");
+    assert_eq!(t[6], "columns(d,i,u,b) row(1999-12-31,1 mon 2 days 01:30:00,00010203-0405-0607-0809-0a0b0c0d0e0f,\\x00ff) complete(1)");
+}

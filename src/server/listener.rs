@@ -58,6 +58,7 @@ pub async fn start_with_clock(opts: ServerOptions, clock: Arc<dyn Clock>) -> std
     tokio::spawn(expire_cycle(shared.clone()));
     let data_dir = (!opts.ephemeral).then(|| std::path::PathBuf::from(&opts.data_dir));
     let engine = crate::sql::engine::SqlEngine::open(data_dir.as_deref())?;
+    tokio::spawn(engine.checkpointer(shared.shutdown.subscribe()));
     // --requirepass protects PostgreSQL too: clients then authenticate with SCRAM-SHA-256.
     let pg_server = PgServer::with_password(engine, PG_CONNECTIONS_COUNT_MAX_DEFAULT, opts.requirepass.clone());
     tokio::spawn(pg_server.serve(pg, shared.shutdown.subscribe()));

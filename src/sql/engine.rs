@@ -119,23 +119,81 @@ pub struct SqlEngine {
 }
 
 impl SqlEngine {
-    /// The durable store: replays `<data_dir>/pg_wal/wal.log` (cutting a torn tail), then logs
-    /// every commit there. `None` keeps everything in memory (`--ephemeral`).
+    /// The durable store: replays `<data_dir>/pg_wal/checkpoint` and the part of
+    /// `<data_dir>/pg_wal/wal.log` after it (cutting a torn tail), takes the end-of-recovery
+    /// checkpoint, then logs every commit. `None` keeps everything in memory (`--ephemeral`).
     pub fn open(data_dir: Option<&std::path::Path>) -> std::io::Result<SqlEngine> {
         let engine = SqlEngine::default();
         if let Some(dir) = data_dir {
             let wal_dir = dir.join("pg_wal");
             std::fs::create_dir_all(&wal_dir)?;
-            let (wal, records) = super::wal::Wal::open(&wal_dir.join("wal.log"))?;
+            let (mut records, redo) = super::checkpoint::load(&wal_dir)?;
+            let (wal, logged) = super::wal::Wal::open(&wal_dir.join("wal.log"))?;
+            // A crash between writing a checkpoint and starting the log afresh leaves records
+            // the checkpoint already holds.
+            records.extend(logged.into_iter().filter(|r| r.lsn >= redo));
             let mut db = engine.db.lock().expect("database");
             let n =
                 exec::replay(&mut db, &records).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
             tracing::info!("PostgreSQL store: replayed {n} committed transactions from {}", wal_dir.display());
             db.wal = Some(wal);
+            db.group_commit = true;
+            db.checkpoints.path = Some(wal_dir.join(super::checkpoint::CHECKPOINT_FILE));
+            super::checkpoint::run(&mut db, super::checkpoint::Cause::Startup)?;
+        } else {
+            // Nothing is written, but LSNs still advance, so the lessons' pg_current_wal_lsn()
+            // and pg_wal_lsn_diff() show the log growing.
+            engine.db.lock().expect("database").wal = Some(super::wal::Wal::ephemeral());
         }
         Ok(engine)
     }
+
+    /// Takes the checkpoint due at `now`, if one is (`checkpoint_timeout` passed, or the log
+    /// outgrew `max_wal_size`). Time is a parameter so that tests need not wait five minutes.
+    pub fn tick(&self, now: std::time::Instant) -> std::io::Result<Option<super::checkpoint::Cause>> {
+        tick(&self.db, now)
+    }
+
+    /// The checkpointer: looks every second whether a checkpoint is due, until shutdown.
+    pub fn checkpointer(
+        &self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let db = self.db.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = shutdown.changed() => return,
+                }
+                let db = db.clone();
+                // The checkpoint blocks (it writes and fsyncs a file): not on a runtime worker.
+                match tokio::task::spawn_blocking(move || tick(&db, std::time::Instant::now())).await {
+                    Ok(Err(e)) => tracing::error!("checkpoint failed: {e}"),
+                    Err(e) => tracing::error!("checkpointer stopped: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        }
+    }
 }
+
+/// See [`SqlEngine::tick`].
+fn tick(db: &Mutex<Database>, now: std::time::Instant) -> std::io::Result<Option<super::checkpoint::Cause>> {
+    let mut db = db.lock().expect("database");
+    let due = super::checkpoint::due(&db, now, CHECKPOINT_TIMEOUT, MAX_WAL_SIZE_BYTES);
+    if let Some(cause) = due {
+        super::checkpoint::run(&mut db, cause)?;
+    }
+    Ok(due)
+}
+
+/// PostgreSQL's default `checkpoint_timeout`: a timed checkpoint every five minutes.
+pub const CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// PostgreSQL's default `max_wal_size` (1 GB): a log past it asks for a checkpoint.
+pub const MAX_WAL_SIZE_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl Default for SqlEngine {
     fn default() -> Self {
@@ -328,6 +386,12 @@ fn encode(d: &Datum, ty: SqlType, format: i16) -> Result<Option<Bytes>, ErrorRes
             .to_vec(),
         SqlType::Tid => crate::sql::types::tid_send(&text()).ok_or_else(unsendable)?,
         SqlType::PgLsn => crate::sql::types::pg_lsn_send(&text()).ok_or_else(unsendable)?.to_be_bytes().to_vec(),
+        SqlType::Date | SqlType::Interval | SqlType::Uuid | SqlType::Bytea | SqlType::Jsonb | SqlType::Json => {
+            match crate::sql::types::binary_send(d, ty) {
+                Some(Ok(b)) => b,
+                _ => return Err(unsendable()),
+            }
+        }
     };
     Ok(Some(Bytes::from(bytes)))
 }
@@ -370,6 +434,17 @@ fn decode_param(value: &Option<Bytes>, format: i16, oid: Oid, index: usize) -> R
             Datum::Text(text.strip_suffix("+00").unwrap_or(&text).to_string())
         }
         (26, 4) => Datum::Int(u32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as i64),
+        // date, interval, uuid, bytea, jsonb, json: their receive functions.
+        (1082 | 1186 | 2950 | 17 | 3802 | 114, _) => match crate::sql::types::binary_recv(oid, v) {
+            Some(Ok(d)) => d,
+            Some(Err(e)) if e.code != "22P03" => {
+                return Err(ErrorResponse::error(
+                    SqlState(e.code.as_bytes().try_into().unwrap_or(*b"22P03")),
+                    e.message,
+                ))
+            }
+            _ => return Err(bad()),
+        },
         (25 | 1043 | 1042 | 19 | 0 | 705, _) => Datum::Text(utf8()?),
         _ => return Err(bad()),
     })
@@ -402,6 +477,17 @@ fn text_param(s: &str, oid: Oid) -> Result<Datum, ErrorResponse> {
         }
         16 => crate::sql::types::parse_bool(s).map(Datum::Bool).ok_or_else(|| syntax("boolean")),
         1700 => crate::sql::types::numeric_in(s).map(Datum::Numeric).ok_or_else(|| syntax("numeric")),
+        1082 | 1186 | 2950 | 17 | 3802 | 114 => match crate::sql::types::text_input(oid, s) {
+            Some(Ok(d)) => Ok(d),
+            Some(Err(e)) => {
+                let mut r =
+                    ErrorResponse::error(SqlState(e.code.as_bytes().try_into().unwrap_or(*b"22P02")), e.message);
+                r.detail = e.detail;
+                r.hint = e.hint;
+                Err(r)
+            }
+            None => Ok(Datum::Text(s.to_string())),
+        },
         _ => Ok(Datum::Text(s.to_string())),
     }
 }
@@ -436,6 +522,9 @@ fn count_params(sql: &str) -> usize {
     }
     max
 }
+
+/// Commits waiting for a WAL flush, and the log's group flush.
+type Awaiting = (Vec<(Vec<Xid>, super::wal::Lsn)>, Arc<super::wal::GroupFlush>);
 
 impl SqlEngine {
     /// Runs one statement: COPY through its sub-protocol ([`SqlEngine::copy`]), anything else
@@ -480,6 +569,7 @@ impl SqlEngine {
         self.activity.statement_relations(sess.id, activity::statement_locks(stmt));
         loop {
             let attempt: Option<Xid>;
+            let awaiting;
             let result = {
                 let mut db = self.db.lock().expect("database");
                 db.params = params.to_vec();
@@ -488,6 +578,7 @@ impl SqlEngine {
                 db.catalog.get_mut().pid = sess.id;
                 let failed_before = sess.exec.txn.as_ref().is_some_and(|t| t.failed);
                 let r = exec::execute(&mut db, &mut sess.exec, stmt);
+                awaiting = Self::take_awaiting(&mut db);
                 // PostgreSQL describes a query's columns once it is planned, before computing
                 // rows, so an error while computing them (division by zero, a lock that cannot
                 // be had) follows the RowDescription; errors found while planning (an unknown
@@ -529,6 +620,9 @@ impl SqlEngine {
                 self.activity.after_statement(sess.id, txn_info(&sess.exec));
                 r
             };
+            if let Some(awaiting) = awaiting {
+                self.await_durable(awaiting).await?;
+            }
             for n in sess.exec.notices.drain(..) {
                 client.send(BackendMessage::NoticeResponse(to_response(&n)));
             }
@@ -614,6 +708,37 @@ impl SqlEngine {
                     self.activity.set_wait(sess.id, None);
                 }
             }
+        }
+    }
+
+    /// The commits the statement left waiting for their WAL flush (see `exec::Database::
+    /// awaiting_flush`), with what flushes the log.
+    fn take_awaiting(db: &mut Database) -> Option<Awaiting> {
+        if db.awaiting_flush.is_empty() {
+            return None;
+        }
+        let group = db.wal.as_ref().and_then(|w| w.group())?;
+        Some((std::mem::take(&mut db.awaiting_flush), group))
+    }
+
+    /// Waits, with the database unlocked, until the WAL is durable up to the commits' records,
+    /// sharing the fsync with whichever sessions commit meanwhile, then makes the commits visible.
+    /// Both happen on a blocking thread: the fsync blocks, and the commits must be made (or
+    /// aborted) even if this connection's task is dropped while it waits.
+    async fn await_durable(&self, (commits, group): Awaiting) -> Result<(), ErrorResponse> {
+        let db = self.db.clone();
+        let target = commits.iter().map(|(_, lsn)| *lsn).max().unwrap_or_default();
+        let flushed = tokio::task::spawn_blocking(move || {
+            let r = group.flush_to(target);
+            exec::finish_commits(&mut db.lock().expect("database"), commits, r.is_ok());
+            r
+        })
+        .await;
+        self.txn_ended.notify_waiters();
+        match flushed {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(ErrorResponse::error(SqlState(*b"58030"), format!("could not fsync WAL: {e}"))),
+            Err(e) => Err(ErrorResponse::error(SqlState(*b"XX000"), format!("WAL flush did not finish: {e}"))),
         }
     }
 
@@ -756,9 +881,15 @@ impl Engine for SqlEngine {
         let result = self.run_all(session, &statements, client).await;
         session.in_simple_query = false;
         if session.exec.implicit_block {
-            let mut db = self.db.lock().expect("database");
-            // A deferred constraint that fails when the implicit block commits fails the Query.
-            let failed = exec::end_implicit_block(&mut db, &mut session.exec);
+            let (failed, awaiting) = {
+                let mut db = self.db.lock().expect("database");
+                // A deferred constraint that fails when the implicit block commits fails the Query.
+                let failed = exec::end_implicit_block(&mut db, &mut session.exec);
+                (failed, Self::take_awaiting(&mut db))
+            };
+            if let Some(awaiting) = awaiting {
+                self.await_durable(awaiting).await?;
+            }
             self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             self.txn_ended.notify_waiters();
             if let (Some(e), Ok(())) = (failed, &result) {
@@ -1311,5 +1442,47 @@ mod tests {
         assert_eq!(b(Datum::Text("(0,7)".into()), SqlType::Tid), [0, 0, 0, 0, 0, 7]);
         assert!(encode(&Datum::Int(1 << 40), SqlType::Int4, 1).is_err());
         assert_eq!(encode(&Datum::Null, SqlType::Numeric, 1).unwrap(), None);
+    }
+
+    #[test]
+    fn dates_intervals_uuids_byteas_and_jsonb_in_binary_and_text() {
+        use crate::sql::types::Interval;
+        let b = |d: &Datum, ty| encode(d, ty, 1).unwrap().unwrap().to_vec();
+        let iv = Datum::Interval(Interval { months: 14, days: 3, micros: 1_500_000 });
+        // date_send: days since 2000-01-01; interval_send: microseconds, days, months.
+        assert_eq!(b(&Datum::Date(-1), SqlType::Date), (-1i32).to_be_bytes());
+        assert_eq!(
+            b(&iv, SqlType::Interval),
+            [&1_500_000i64.to_be_bytes()[..], &3i32.to_be_bytes(), &14i32.to_be_bytes()].concat()
+        );
+        assert_eq!(b(&Datum::Uuid([7; 16]), SqlType::Uuid), [7; 16]);
+        assert_eq!(b(&Datum::Bytea(vec![0, 255]), SqlType::Bytea), [0, 255]);
+        assert_eq!(b(&Datum::Jsonb("{\"a\": 1}".into()), SqlType::Jsonb), b"\x01{\"a\": 1}");
+        assert_eq!(encode(&iv, SqlType::Interval, 0).unwrap().unwrap(), Bytes::from("1 year 2 mons 3 days 00:00:01.5"));
+        // Each one's receive function reads back what its send function wrote.
+        for (oid, d, ty) in [
+            (1082, Datum::Date(8767), SqlType::Date),
+            (1186, iv.clone(), SqlType::Interval),
+            (2950, Datum::Uuid([9; 16]), SqlType::Uuid),
+            (17, Datum::Bytea(vec![1, 2, 3]), SqlType::Bytea),
+            (3802, Datum::Jsonb("[1, true]".into()), SqlType::Jsonb),
+        ] {
+            assert_eq!(decode_param(&encode(&d, ty, 1).unwrap(), 1, oid, 0).unwrap(), d, "{oid}");
+        }
+        let short = Some(Bytes::from_static(&[0, 1]));
+        assert_eq!(
+            decode_param(&short, 1, 1082, 2).unwrap_err().message,
+            "incorrect binary data format in bind parameter 3"
+        );
+        let v2 = Some(Bytes::from_static(b"\x02{}"));
+        assert_eq!(decode_param(&v2, 1, 3802, 0).unwrap_err().message, "unsupported jsonb version number 2");
+        // Text parameters go through the types' input functions, errors and details included.
+        assert_eq!(text_param("2024-01-02", 1082).unwrap(), Datum::Date(8767));
+        assert_eq!(text_param("{\"b\":1,\"a\":2}", 3802).unwrap(), Datum::Jsonb("{\"a\": 2, \"b\": 1}".into()));
+        let e = text_param("x", 2950).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (SqlState(*b"22P02"), "invalid input syntax for type uuid: \"x\""));
+        let e = text_param("{", 3802).unwrap_err();
+        assert_eq!(e.detail.as_deref(), Some("The input string ended unexpectedly."));
+        assert_eq!(text_param("soon", 1082).unwrap_err().code, SqlState(*b"22007"));
     }
 }

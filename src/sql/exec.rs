@@ -39,6 +39,7 @@ mod catalog;
 mod constraints;
 mod query;
 mod ri;
+mod typed;
 mod upsert;
 pub use bulk::CopyIn;
 use query::{Aggs, Scope};
@@ -212,6 +213,23 @@ pub struct Database {
     pub key_locks: ri::KeyLocks,
     /// Counts constraints as they are made, so that dependents are listed in creation order.
     pub constraint_seq: u64,
+    /// Whether a synchronous COMMIT leaves its fsync to the connection, which waits for it with
+    /// the database unlocked, so that concurrent commits share fsyncs (`wal` module, "Group
+    /// commit"). Off, a COMMIT fsyncs here, under the lock (what unit tests and replay want).
+    pub group_commit: bool,
+    /// Transactions whose Commit record is written but not yet durable, with the LSN that must
+    /// be flushed: each with its subtransactions, top-level last. They stay in progress —
+    /// invisible to others, their row locks held — until the connection has waited for the
+    /// flush and calls [`finish_commits`], as PostgreSQL makes a commit visible only after its
+    /// record is flushed.
+    pub awaiting_flush: Vec<(Vec<Xid>, super::wal::Lsn)>,
+    /// Every xid of those commits, until they are made (a checkpoint counts them as committed).
+    pub flushing: std::collections::HashSet<Xid>,
+    /// The DDL records of the log, in order, from the first start on: a checkpoint writes them
+    /// ahead of the rows, since the log that held them is let go.
+    pub ddl_log: Vec<super::wal::WalEntry>,
+    /// Checkpoint counters and settings (`sql::checkpoint`).
+    pub checkpoints: super::checkpoint::Stats,
 }
 
 impl Default for Database {
@@ -230,7 +248,40 @@ impl Default for Database {
             constraints: BTreeMap::new(),
             key_locks: Default::default(),
             constraint_seq: 0,
+            group_commit: false,
+            awaiting_flush: Vec::new(),
+            flushing: Default::default(),
+            ddl_log: Vec::new(),
+            checkpoints: Default::default(),
         }
+    }
+}
+
+/// Ends the transactions of [`Database::awaiting_flush`] once the flush is done: committed when
+/// it succeeded, aborted when it failed.
+pub fn finish_commits(db: &mut Database, done: Vec<(Vec<Xid>, super::wal::Lsn)>, flushed: bool) {
+    for (xids, _) in done {
+        for x in xids {
+            db.flushing.remove(&x);
+            if flushed {
+                db.tx.commit(x)
+            } else {
+                db.tx.abort(x)
+            }
+        }
+    }
+}
+
+/// Marks a transaction (its subtransactions first, then `top`) committed, now or, when its
+/// Commit record still has to be flushed, once the connection has waited for that.
+fn commit_when_durable(db: &mut Database, mut xids: Vec<Xid>, top: Xid, flush: Option<super::wal::Lsn>) {
+    xids.push(top);
+    match flush {
+        Some(lsn) => {
+            db.flushing.extend(xids.iter().copied());
+            db.awaiting_flush.push((xids, lsn))
+        }
+        None => xids.into_iter().for_each(|x| db.tx.commit(x)),
     }
 }
 
@@ -371,7 +422,17 @@ fn isolation_name(i: Isolation) -> &'static str {
 // ------------------------------------------------------------------------------------------------
 
 /// Parses `sql` (one or more statements) with PostgreSQL's dialect.
+/// The name `CHECKPOINT` travels under (see [`parse`]).
+const CHECKPOINT_STATEMENT: &str = "checkpoint";
+
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
+    // sqlparser does not know PostgreSQL's CHECKPOINT. Rather than patching the grammar, the
+    // statement, which has no arguments, is recognised here and carried in the AST's closest
+    // argument-less statement, SQLite's PRAGMA, which PostgreSQL's dialect never produces.
+    if sql.trim().trim_end_matches(';').trim().eq_ignore_ascii_case("checkpoint") {
+        let name = ast::ObjectName::from(vec![ast::Ident::new(CHECKPOINT_STATEMENT)]);
+        return Ok(vec![Statement::Pragma { name, value: None, is_eq: false }]);
+    }
     // sqlparser does not know SET CONSTRAINTS: it arrives as a SET of a variable of ours.
     let rewritten = ri::rewrite_set_constraints(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
@@ -515,13 +576,13 @@ pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Resul
         let entries = std::mem::take(&mut txn.wal);
         sess.txn = None;
         match &result {
-            Ok(_) => {
-                if let Err(e) = log_commit(db, top, entries, synchronous(sess)) {
+            Ok(_) => match log_commit(db, top, entries, synchronous(sess)) {
+                Ok(flush) => commit_when_durable(db, Vec::new(), top, flush),
+                Err(e) => {
                     db.tx.abort(top);
                     return Err(e.into());
                 }
-                db.tx.commit(top)
-            }
+            },
             Err(_) => db.tx.abort(top),
         }
     } else if let Err(ExecError::Sql(_)) = &result {
@@ -546,7 +607,7 @@ pub fn end_implicit_block(db: &mut Database, sess: &mut Session) -> Option<SqlEr
         }
         let t = sess.txn.take().expect("checked");
         match log_commit(db, t.top, t.wal, synchronous(sess)) {
-            Ok(()) => db.tx.commit(t.top),
+            Ok(flush) => commit_when_durable(db, Vec::new(), t.top, flush),
             Err(e) => {
                 db.tx.abort(t.top);
                 sess.notices.push(e);
@@ -556,11 +617,6 @@ pub fn end_implicit_block(db: &mut Database, sess: &mut Session) -> Option<SqlEr
     None
 }
 
-/// Writes a committing transaction's changes and its Commit record to the WAL, durably when
-/// `synchronous_commit` is on (the default): COMMIT is acknowledged only after this returns, so
-/// whatever a client saw committed survives a crash. Nothing is written for a read-only
-/// transaction. (PostgreSQL also groups concurrent commits into one fsync; here one lock
-/// serialises them, so each commit pays its own.)
 /// REPEATABLE READ and SERIALIZABLE's answer when the row a statement must change was changed
 /// (`what` = "update") or deleted ("delete") by a transaction that committed after the snapshot.
 pub(super) fn concurrent_change_error(what: &str) -> SqlError {
@@ -577,6 +633,13 @@ fn synchronous(sess: &Session) -> bool {
     )
 }
 
+/// Writes a committing transaction's changes and its Commit record to the WAL, durably when
+/// `synchronous_commit` is on (the default): COMMIT is acknowledged only once they are fsynced,
+/// so whatever a client saw committed survives a crash. Nothing is written for a read-only
+/// transaction. With [`Database::group_commit`] the records are only written here and the LSN to
+/// flush is returned: the connection waits for the fsync with the database unlocked, sharing it
+/// with the commits that arrive meanwhile.
+///
 /// With `sync` false (`synchronous_commit = off`) the records are handed to the operating system
 /// but not fsynced, and COMMIT returns at once: a crash of terrarium's process loses nothing (the
 /// OS has the bytes), a crash of the machine may lose the last commits, as in PostgreSQL. The
@@ -586,18 +649,23 @@ fn log_commit(
     top: Xid,
     entries: Vec<(Xid, super::wal::WalEntry)>,
     sync: bool,
-) -> Result<(), SqlError> {
-    let Some(wal) = db.wal.as_mut() else { return Ok(()) };
+) -> Result<Option<super::wal::Lsn>, SqlError> {
+    let group = db.group_commit;
+    let Some(wal) = db.wal.as_mut() else { return Ok(None) };
     if entries.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let io = |e: std::io::Error| SqlError::new("58030", format!("could not write to WAL: {e}"));
     for (_, e) in &entries {
         wal.append(&e.encode()).map_err(io)?;
     }
     wal.append(&super::wal::WalEntry::Commit { xid: top }.encode()).map_err(io)?;
+    if sync && group && wal.group().is_some() {
+        let end = wal.flush(false).map_err(io)?;
+        return Ok((wal.flushed_lsn() < end).then_some(end));
+    }
     wal.flush(sync).map_err(io)?;
-    Ok(())
+    Ok(None)
 }
 
 /// SERIALIZABLE, simplified: a transaction may not commit if a concurrent SERIALIZABLE
@@ -646,6 +714,7 @@ fn log_ddl(db: &mut Database, entry: super::wal::WalEntry) -> Result<(), SqlErro
     let io = |e: std::io::Error| SqlError::new("58030", format!("could not write to WAL: {e}"));
     wal.append(&entry.encode()).map_err(io)?;
     wal.flush(true).map_err(io)?;
+    db.ddl_log.push(entry);
     Ok(())
 }
 
@@ -661,7 +730,11 @@ pub fn replay(db: &mut Database, records: &[super::wal::Record]) -> Result<usize
     let mut sess = Session { replaying: true, ..Session::default() };
     for rec in records {
         let entry = WalEntry::decode(&rec.payload).map_err(|e| format!("WAL record at {}: {e}", rec.lsn))?;
+        if let WalEntry::CreateTable { .. } | WalEntry::DropTable { .. } = entry {
+            db.ddl_log.push(entry.clone());
+        }
         match entry {
+            WalEntry::Checkpoint { .. } => {}
             WalEntry::CreateTable { sql, .. } => {
                 let stmts = parse(&sql).map_err(|e| e.message)?;
                 // The record carries any DDL statement's text (CREATE TABLE, ALTER TABLE).
@@ -813,19 +886,21 @@ fn commit(db: &mut Database, sess: &mut Session) -> Output {
             if t.isolation == Isolation::Serializable && !t.writes.is_empty() {
                 db.ssi_committed.push((t.top, t.reads.clone(), t.writes.clone()));
             }
-            if let Err(e) = log_commit(db, t.top, t.wal, synchronous(sess)) {
-                for (_, sp) in &t.savepoints {
-                    db.tx.abort(*sp);
+            match log_commit(db, t.top, t.wal, synchronous(sess)) {
+                Ok(flush) => {
+                    let subs = t.savepoints.iter().map(|(_, sp)| *sp).collect();
+                    commit_when_durable(db, subs, t.top, flush);
+                    Output::Command("COMMIT".into())
                 }
-                db.tx.abort(t.top);
-                sess.notices.push(SqlError { severity: "WARNING", ..e });
-                return Output::Command("ROLLBACK".into());
+                Err(e) => {
+                    for (_, sp) in &t.savepoints {
+                        db.tx.abort(*sp);
+                    }
+                    db.tx.abort(t.top);
+                    sess.notices.push(SqlError { severity: "WARNING", ..e });
+                    Output::Command("ROLLBACK".into())
+                }
             }
-            for (_, sp) in &t.savepoints {
-                db.tx.commit(*sp);
-            }
-            db.tx.commit(t.top);
-            Output::Command("COMMIT".into())
         }
     }
 }
@@ -919,6 +994,12 @@ fn run_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> R<O
         }
         Statement::Copy { to: false, .. } => {
             in_statement_xact(db, sess, |db, sess, xid| bulk::copy_from(db, sess, xid))
+        }
+        // CHECKPOINT (see `parse`), allowed inside a transaction block as in PostgreSQL.
+        Statement::Pragma { name, .. } if object_name(name) == CHECKPOINT_STATEMENT => {
+            super::checkpoint::run(db, super::checkpoint::Cause::Requested)
+                .map_err(|e| SqlError::new("58030", format!("could not write checkpoint: {e}")))?;
+            Ok(Output::Command("CHECKPOINT".into()))
         }
         Statement::Vacuum(v) => {
             let t = sess.txn.as_ref().expect("open");
@@ -1108,7 +1189,13 @@ fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
         }
         "default_transaction_isolation" => isolation_name(sess.default_isolation).to_string(),
         "server_version" => super::server::SERVER_VERSION.to_string(),
-        other => match sess.settings.get(other).map(String::as_str).or(super::guc::default_value(other)) {
+        other => match sess
+            .settings
+            .get(other)
+            .map(String::as_str)
+            .or(super::guc::default_value(other))
+            .or(catalog::wal::show(other))
+        {
             Some(v) => v.to_string(),
             None => {
                 return Err(SqlError::new("42704", format!("unrecognized configuration parameter \"{other}\"")).into())
@@ -1248,7 +1335,16 @@ fn column_type(dt: &DataType) -> R<(SqlType, Option<usize>, bool)> {
         "double precision" | "float8" | "float" | "double" => (SqlType::Float8, None, false),
         "numeric" | "decimal" => (SqlType::Numeric, None, false),
         "text" => (SqlType::Text, None, false),
+        "pg_lsn" => (SqlType::PgLsn, None, false),
         "timestamp" | "timestamp without time zone" => (SqlType::Timestamp, None, false),
+        "date" => (SqlType::Date, None, false),
+        "uuid" => (SqlType::Uuid, None, false),
+        "bytea" => (SqlType::Bytea, None, false),
+        "jsonb" => (SqlType::Jsonb, None, false),
+        "json" => (SqlType::Json, None, false),
+        // `interval`, perhaps with fields (`interval day to second`), which terrarium does not
+        // use to restrict the value.
+        i if i == "interval" || i.starts_with("interval ") => (SqlType::Interval, None, false),
         "varchar" | "character varying" => (SqlType::Varchar, len, false),
         "char" | "character" => (SqlType::Varchar, len.or(Some(1)), false),
         other => match catalog::type_named(other) {
@@ -1372,6 +1468,11 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
 }
 
 fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) -> R<Output> {
+    // Refused rather than half done: without this, the query would be ignored and an empty table
+    // without columns made.
+    if ct.query.is_some() {
+        return Err(SqlError::new("0A000", "terrarium does not support CREATE TABLE ... AS").into());
+    }
     let name = object_name(&ct.name);
     if db.tables.contains_key(&name) {
         if ct.if_not_exists {
@@ -1557,6 +1658,7 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                     Ok(Datum::Numeric(n.strip_prefix('-').map(str::to_string).unwrap_or_else(|| format!("-{n}"))))
                 }
                 (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
+                (UnaryOperator::Minus, Datum::Interval(iv)) => typed::negate(&iv),
                 (op, v) => Err(SqlError::new("42883", format!("operator does not exist: {op}{}", type_of(&v)))
                     .hint(OPERATOR_HINT)
                     .into()),
@@ -1572,6 +1674,21 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                 let l2 = adopt_type(left, l.clone(), right, &r, scope, db)?;
                 (l2, adopt_type(right, r, left, &l, scope, db)?)
             };
+            // A quoted literal compared with a date, interval, uuid, bytea or jsonb is read as
+            // that type (with its input errors).
+            let (l, r) = if is_comparison(op) {
+                let l2 = if is_quoted(left) { typed::adopt_literal(l, &r)? } else { l };
+                let r2 = if is_quoted(right) { typed::adopt_literal(r, &l2)? } else { r };
+                (l2, r2)
+            } else {
+                (l, r)
+            };
+            if !l.is_null() && !r.is_null() {
+                let ty = |x: &Expr| static_type(x, scope, db);
+                if let Some(out) = typed::arith(op, &l, &r, || ty(left), || ty(right)) {
+                    return out;
+                }
+            }
             let out = binary(op, l, r)?;
             // Integers are computed in 64 bits; an int4 result must still fit int4, as it must in
             // PostgreSQL, where `2147483647 + 1` is an error rather than a bigint.
@@ -1685,6 +1802,19 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                     };
                     return Ok(Datum::Text(lsn.to_string()));
                 }
+                "pg_walfile_name" => {
+                    return match args.first() {
+                        Some(Datum::Null) | None => Ok(Datum::Null),
+                        Some(Datum::Text(t)) => match super::wal::Lsn::parse(t) {
+                            Some(lsn) => Ok(Datum::Text(catalog::wal::walfile_name(lsn.0))),
+                            None => {
+                                Err(SqlError::new("22P02", format!("invalid input syntax for type pg_lsn: \"{t}\""))
+                                    .into())
+                            }
+                        },
+                        Some(_) => Err(SqlError::new("22P02", "invalid input syntax for type pg_lsn").into()),
+                    };
+                }
                 "pg_wal_lsn_diff" => {
                     let lsn = |d: Option<&Datum>| match d {
                         Some(Datum::Text(t)) => super::wal::Lsn::parse(t),
@@ -1712,6 +1842,21 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                 return Ok(Datum::Text(String::new()));
             }
             if let Some(r) = catalog::function(db, &name, &args) {
+                return r;
+            }
+            let exprs = function_args(f);
+            let arg_type = |i: usize| match exprs.get(i) {
+                Some(FunctionArgExpr::Expr(e)) => static_type(e, scope, db),
+                _ => SqlType::Text,
+            };
+            let arg_literal = |i: usize| matches!(exprs.get(i), Some(FunctionArgExpr::Expr(e)) if is_quoted(e));
+            let now = db.current.map(|c| c.1).unwrap_or_else(std::time::SystemTime::now);
+            if let Some(r) = typed::function(&name, &args, &arg_type, &arg_literal, now) {
+                // The json builders are STABLE in PostgreSQL, so it does not fold them while
+                // planning: their errors come with rows, after RowDescription.
+                if r.is_err() && typed::is_stable(&name) && scope.ctx.is_some_and(|c| c.dry) {
+                    return Ok(Datum::Null);
+                }
                 return r;
             }
             scalar_function(&name, args)
@@ -1744,6 +1889,22 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
             let v = eval(left, scope, db)?;
             let rows = query::subquery_rows(q, scope, db)?;
             quantified(compare_op, v, &rows, matches!(e, Expr::AnyOp { .. }), false)
+        }
+        // `date '2024-01-02'`, `uuid '…'`, `timestamp '…'`: the literal read as that type.
+        Expr::TypedString(ts) => {
+            let (ty, max_len, _) = column_type(&ts.data_type)?;
+            coerce(literal(&ts.value.value)?, ty, max_len, None)
+        }
+        // `interval '1 day'`, `interval '2' hour` (a bare number in the leading field's unit).
+        Expr::Interval(iv) => {
+            let text = eval(&iv.value, scope, db)?;
+            let Some(text) = text.to_text() else { return Ok(Datum::Null) };
+            let unit = iv.leading_field.as_ref().map(|f| super::types::datetime::canonical_unit(&f.to_string()));
+            Ok(Datum::Interval(super::types::datetime::interval_in_as(&text, unit.as_deref())?))
+        }
+        Expr::Extract { field, expr, .. } => {
+            let v = eval(expr, scope, db)?;
+            typed::extract(&extract_unit(field), &v, static_type(expr, scope, db))
         }
         Expr::Case { operand, conditions, else_result, .. } => {
             let subject = operand.as_ref().map(|o| eval(o, scope, db)).transpose()?;
@@ -1815,6 +1976,37 @@ fn type_of(d: &Datum) -> &'static str {
         Datum::Float(_) => "double precision",
         Datum::Numeric(_) => "numeric",
         Datum::Text(_) => "text",
+        Datum::Date(_) => "date",
+        Datum::Interval(_) => "interval",
+        Datum::Uuid(_) => "uuid",
+        Datum::Bytea(_) => "bytea",
+        Datum::Jsonb(_) => "jsonb",
+        Datum::Json(_) => "json",
+    }
+}
+
+fn is_comparison(op: &BinaryOperator) -> bool {
+    matches!(
+        op,
+        BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+    )
+}
+
+/// Whether an expression is an untyped quoted literal (PostgreSQL's `unknown`).
+fn is_quoted(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)))
+}
+
+/// The unit of `extract(unit from …)` as written (`EPOCH`, `year`, a custom word).
+fn extract_unit(field: &ast::DateTimeField) -> String {
+    match field {
+        ast::DateTimeField::Custom(i) => i.value.to_lowercase(),
+        f => f.to_string().to_lowercase(),
     }
 }
 
@@ -1950,6 +2142,14 @@ fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
         | BinaryOperator::PGRegexNotMatch
         | BinaryOperator::PGRegexNotIMatch
         | BinaryOperator::PGCustomBinaryOperator(_) => catalog::operator(op, l, r),
+        BinaryOperator::Arrow | BinaryOperator::LongArrow => match typed::arrow(op, &l, &r) {
+            Some(out) => out,
+            None => {
+                Err(SqlError::new("42883", format!("operator does not exist: {} {} {}", type_of(&l), op, type_of(&r)))
+                    .hint(OPERATOR_HINT)
+                    .into())
+            }
+        },
         other => Err(SqlError::new("0A000", format!("terrarium does not support the operator {other}")).into()),
     }
 }
@@ -2156,6 +2356,9 @@ fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -
     let bad = |s: &str| {
         ExecError::from(SqlError::new("22P02", format!("invalid input syntax for type {}: \"{}\"", ty.name(), s)))
     };
+    if let Some(r) = typed::coerce(&v, ty) {
+        return r;
+    }
     let out = match (ty, v) {
         (_, Datum::Null) => Datum::Null,
         (t, Datum::Int(n)) if t.is_integer() => Datum::Int(n),
@@ -2177,6 +2380,8 @@ fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -
         (SqlType::Bool, Datum::Bool(b)) => Datum::Bool(b),
         (SqlType::Bool, Datum::Text(s)) => Datum::Bool(parse_bool(&s).ok_or_else(|| bad(&s))?),
         (SqlType::Timestamp, Datum::Text(s)) => Datum::Text(bulk::timestamp_in(&s)?),
+        // pg_lsn is kept as its `X/Y` text, normalised as PostgreSQL prints it.
+        (SqlType::PgLsn, Datum::Text(s)) => Datum::Text(super::wal::Lsn::parse(&s).ok_or_else(|| bad(&s))?.to_string()),
         (SqlType::Oid, Datum::Int(n)) => {
             // oidin accepts what fits 32 bits, negative numbers wrapping as in C.
             let n = u32::try_from(n).or_else(|_| i32::try_from(n).map(|x| x as u32)).map_err(|_| {
@@ -2772,6 +2977,11 @@ fn output_name(e: &Expr) -> String {
         // `NOT EXISTS` is a NOT over EXISTS to PostgreSQL, which names no column after it.
         Expr::Exists { negated: false, .. } => "exists".into(),
         Expr::Case { .. } => "case".into(),
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Interval(_) => "interval".into(),
+        Expr::TypedString(ts) => {
+            column_type(&ts.data_type).map(|(t, _, _)| pg_internal_name(t).to_string()).unwrap_or("?column?".into())
+        }
         Expr::Cast { expr, data_type, .. } => match expr.as_ref() {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => output_name(expr),
             // `col::regtype::text` is still named after the column, as PostgreSQL's FigureColname
@@ -2801,6 +3011,14 @@ fn pg_internal_name(t: SqlType) -> &'static str {
         SqlType::Name => "name",
         SqlType::Oid => "oid",
         SqlType::Char => "char",
+        SqlType::Date => "date",
+        SqlType::Interval => "interval",
+        SqlType::Uuid => "uuid",
+        SqlType::Bytea => "bytea",
+        SqlType::Jsonb => "jsonb",
+        SqlType::Json => "json",
+        SqlType::Timestamp => "timestamp",
+        SqlType::Timestamptz => "timestamptz",
         _ => "text",
     }
 }
@@ -2861,6 +3079,9 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
             // stays real, any other mix with a float is double precision.
             _ => {
                 let (l, r) = (static_type(left, scope, db), static_type(right, scope, db));
+                if let Some(t) = typed::binary_type(op, l, r) {
+                    return t;
+                }
                 let float = |t: SqlType| matches!(t, SqlType::Float4 | SqlType::Float8);
                 if l.is_integer() && r.is_integer() {
                     if l == SqlType::Int2 && r == SqlType::Int2 {
@@ -2885,6 +3106,9 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
             SqlType::Bool
         }
         Expr::Cast { data_type, .. } => column_type(data_type).map(|t| t.0).unwrap_or(SqlType::Text),
+        Expr::TypedString(ts) => column_type(&ts.data_type).map(|t| t.0).unwrap_or(SqlType::Text),
+        Expr::Interval(_) => SqlType::Interval,
+        Expr::Extract { .. } => SqlType::Numeric,
         Expr::Function(f) => match function_name(f).as_str() {
             "count" => SqlType::Int8,
             // PostgreSQL's sum() widens integers (int2/int4 to bigint, bigint to numeric) and keeps
@@ -2929,12 +3153,17 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
             "pg_sleep" => SqlType::Void,
             "txid_current" => SqlType::Int8,
             "pg_current_wal_lsn" | "pg_current_wal_insert_lsn" | "pg_current_wal_flush_lsn" => SqlType::PgLsn,
+            "pg_walfile_name" => SqlType::Text,
             "pg_wal_lsn_diff" => SqlType::Numeric,
             "pg_current_xact_id" => SqlType::Xid,
             "now" | "current_timestamp" | "transaction_timestamp" | "clock_timestamp" | "statement_timestamp" => {
                 SqlType::Timestamptz
             }
-            other => catalog::function_type(other).unwrap_or(SqlType::Text),
+            "date_trunc" => match function_args(f).get(1) {
+                Some(FunctionArgExpr::Expr(e)) => typed::date_trunc_type(static_type(e, scope, db)),
+                _ => SqlType::Timestamptz,
+            },
+            other => typed::function_type(other).or_else(|| catalog::function_type(other)).unwrap_or(SqlType::Text),
         },
         Expr::Collate { expr, .. } => static_type(expr, scope, db),
         _ => SqlType::Text,

@@ -6,6 +6,11 @@
 
 use std::cmp::Ordering;
 
+pub mod datetime;
+pub mod json;
+
+pub use datetime::Interval;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Datum {
     Null,
@@ -16,6 +21,39 @@ pub enum Datum {
     /// the scale); arithmetic on it goes through `f64`.
     Numeric(String),
     Text(String),
+    /// A `date`: days since 2000-01-01, as PostgreSQL stores it (see [`datetime`]).
+    Date(i32),
+    Interval(Interval),
+    Uuid([u8; 16]),
+    Bytea(Vec<u8>),
+    /// A `jsonb` value as its normalised text ([`json::jsonb_in`]), which re-reads to itself.
+    Jsonb(String),
+    /// A `json` value: the text it was given, checked.
+    Json(String),
+}
+
+/// A value that its type's input function refused, with PostgreSQL's SQLSTATE and texts; the
+/// executor turns it into its error type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputError {
+    pub code: &'static str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl InputError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> InputError {
+        InputError { code, message: message.into(), detail: None, hint: None }
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> InputError {
+        self.detail = Some(d.into());
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> InputError {
+        self.hint = Some(h.into());
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +87,12 @@ pub enum SqlType {
     Oid,
     /// `"char"`: the catalogs' single-byte code type (`relkind`), shown as text.
     Char,
+    Date,
+    Interval,
+    Uuid,
+    Bytea,
+    Jsonb,
+    Json,
 }
 
 impl SqlType {
@@ -74,6 +118,12 @@ impl SqlType {
             SqlType::Name => 19,
             SqlType::Oid => 26,
             SqlType::Char => 18,
+            SqlType::Date => 1082,
+            SqlType::Interval => 1186,
+            SqlType::Uuid => 2950,
+            SqlType::Bytea => 17,
+            SqlType::Jsonb => 3802,
+            SqlType::Json => 114,
         }
     }
 
@@ -84,7 +134,8 @@ impl SqlType {
             SqlType::Int2 => 2,
             SqlType::Name => 64,
             SqlType::Oid => 4,
-            SqlType::Int4 | SqlType::Float4 | SqlType::Xid | SqlType::Void => 4,
+            SqlType::Int4 | SqlType::Float4 | SqlType::Xid | SqlType::Void | SqlType::Date => 4,
+            SqlType::Interval | SqlType::Uuid => 16,
             SqlType::Int8 | SqlType::Float8 | SqlType::Timestamptz | SqlType::Timestamp | SqlType::PgLsn => 8,
             SqlType::Tid => 6,
             _ => -1,
@@ -111,6 +162,12 @@ impl SqlType {
             SqlType::Name => "name",
             SqlType::Oid => "oid",
             SqlType::Char => "\"char\"",
+            SqlType::Date => "date",
+            SqlType::Interval => "interval",
+            SqlType::Uuid => "uuid",
+            SqlType::Bytea => "bytea",
+            SqlType::Jsonb => "jsonb",
+            SqlType::Json => "json",
         }
     }
 
@@ -131,7 +188,11 @@ impl Datum {
             Datum::Bool(b) => Some(if *b { "t" } else { "f" }.into()),
             Datum::Int(n) => Some(n.to_string()),
             Datum::Float(f) => Some(float_text(*f)),
-            Datum::Numeric(s) | Datum::Text(s) => Some(s.clone()),
+            Datum::Numeric(s) | Datum::Text(s) | Datum::Jsonb(s) | Datum::Json(s) => Some(s.clone()),
+            Datum::Date(d) => Some(datetime::date_text(*d)),
+            Datum::Interval(i) => Some(datetime::interval_text(i)),
+            Datum::Uuid(u) => Some(uuid_text(u)),
+            Datum::Bytea(b) => Some(bytea_text(b)),
         }
     }
 
@@ -147,6 +208,21 @@ impl Datum {
             (Datum::Float(a), Datum::Float(b)) => a.partial_cmp(b),
             (Datum::Bool(a), Datum::Bool(b)) => Some(a.cmp(b)),
             (Datum::Text(a), Datum::Text(b)) => Some(a.cmp(b)),
+            (Datum::Date(a), Datum::Date(b)) => Some(a.cmp(b)),
+            (Datum::Interval(a), Datum::Interval(b)) => Some(a.cmp_value(b)),
+            (Datum::Uuid(a), Datum::Uuid(b)) => Some(a.cmp(b)),
+            (Datum::Bytea(a), Datum::Bytea(b)) => Some(a.cmp(b)),
+            (Datum::Jsonb(a), Datum::Jsonb(b)) => {
+                let (a, b) = (json::parse(a, true).ok()?, json::parse(b, true).ok()?);
+                Some(json::compare(&a, &b))
+            }
+            // A timestamp (held as text) against a date: the date is its midnight.
+            (Datum::Text(a), Datum::Date(d)) if a.contains(':') => {
+                Some(datetime::timestamp_micros(a)?.cmp(&datetime::date_to_timestamp(*d)))
+            }
+            (Datum::Date(d), Datum::Text(b)) if b.contains(':') => {
+                Some(datetime::date_to_timestamp(*d).cmp(&datetime::timestamp_micros(b)?))
+            }
             (Datum::Text(a), b) => Datum::Text(a.clone()).coerce_like(b).and_then(|a| a.compare(b)),
             (a, Datum::Text(b)) => Datum::Text(b.clone()).coerce_like(a).and_then(|b| a.compare(&b)),
             _ => None,
@@ -160,6 +236,11 @@ impl Datum {
             Datum::Int(_) => s.trim().parse().ok().map(Datum::Int),
             Datum::Float(_) => s.trim().parse().ok().map(Datum::Float),
             Datum::Bool(_) => parse_bool(s).map(Datum::Bool),
+            Datum::Date(_) => datetime::date_in(s).ok().map(Datum::Date),
+            Datum::Interval(_) => datetime::interval_in(s).ok().map(Datum::Interval),
+            Datum::Uuid(_) => uuid_in(s).ok().map(Datum::Uuid),
+            Datum::Bytea(_) => bytea_in(s).ok().map(Datum::Bytea),
+            Datum::Jsonb(_) => json::jsonb_in(s).ok().map(Datum::Jsonb),
             _ => Some(self.clone()),
         }
     }
@@ -430,6 +511,188 @@ pub fn pg_lsn_send(text: &str) -> Option<u64> {
     Some((u64::from(u32::from_str_radix(hi, 16).ok()?) << 32) | u64::from(u32::from_str_radix(lo, 16).ok()?))
 }
 
+/// `uuid_in`: 32 hex digits, either case, optionally in braces, with a `-` allowed after any
+/// group of four digits (so the canonical 8-4-4-4-12 form and the bare one both read).
+pub fn uuid_in(text: &str) -> Result<[u8; 16], InputError> {
+    let bad = || InputError::new("22P02", format!("invalid input syntax for type uuid: \"{text}\""));
+    let b = text.as_bytes();
+    let (mut p, braces) = if b.first() == Some(&b'{') { (1, true) } else { (0, false) };
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let hex = b.get(p..p + 2).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).ok_or_else(bad)?;
+        *byte = u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| bad())?, 16).map_err(|_| bad())?;
+        p += 2;
+        if b.get(p) == Some(&b'-') && i % 2 == 1 && i < 15 {
+            p += 1;
+        }
+    }
+    if braces {
+        if b.get(p) != Some(&b'}') {
+            return Err(bad());
+        }
+        p += 1;
+    }
+    if p != b.len() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// `uuid_out`: lower-case 8-4-4-4-12.
+pub fn uuid_text(u: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(36);
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// `byteain`: `\x` then hex digits (pairs, whitespace allowed between them; 22023 for an odd
+/// count or a non-hex character), or the escape format (bytes as they are, `\\` for a
+/// backslash, `\ooo` for any byte in octal; 22P02 for another backslash).
+pub fn bytea_in(text: &str) -> Result<Vec<u8>, InputError> {
+    let b = text.as_bytes();
+    if let Some(hex) = text.strip_prefix("\\x").map(str::as_bytes) {
+        let mut out = Vec::with_capacity(hex.len() / 2);
+        let digit = |c: u8, at: usize| -> Result<u8, InputError> {
+            (c as char).to_digit(16).map(|d| d as u8).ok_or_else(|| {
+                let ch = text[2 + at..].chars().next().unwrap_or(c as char);
+                InputError::new("22023", format!("invalid hexadecimal digit: \"{ch}\""))
+            })
+        };
+        let mut i = 0;
+        while i < hex.len() {
+            if hex[i].is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            let hi = digit(hex[i], i)?;
+            let Some(&lo) = hex.get(i + 1) else {
+                return Err(InputError::new("22023", "invalid hexadecimal data: odd number of digits"));
+            };
+            out.push(hi << 4 | digit(lo, i + 1)?);
+            i += 2;
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+        } else if b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if let Some(o) = b
+            .get(i + 1..i + 4)
+            .filter(|o| (b'0'..=b'3').contains(&o[0]) && o[1..].iter().all(|c| (b'0'..=b'7').contains(c)))
+        {
+            out.push((o[0] - b'0') << 6 | (o[1] - b'0') << 3 | (o[2] - b'0'));
+            i += 4;
+        } else {
+            return Err(InputError::new("22P02", "invalid input syntax for type bytea"));
+        }
+    }
+    Ok(out)
+}
+
+/// `byteaout` with `bytea_output = hex`: `\xdeadbeef`.
+pub fn bytea_text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(2 + 2 * b.len());
+    out.push_str("\\x");
+    for x in b {
+        out.push_str(&format!("{x:02x}"));
+    }
+    out
+}
+
+/// A value of a type added with `date` (date, interval, uuid, bytea, jsonb, json) in PostgreSQL's
+/// binary send format: date i32 days since 2000-01-01; interval i64 microseconds, i32 days, i32
+/// months; uuid its 16 bytes; bytea the bytes; jsonb a version byte 1 and the text; json the text.
+/// `None` for other types.
+pub fn binary_send(d: &Datum, ty: SqlType) -> Option<Result<Vec<u8>, InputError>> {
+    let text = || d.to_text().unwrap_or_default();
+    let r = match ty {
+        SqlType::Date => match d {
+            Datum::Date(n) => Ok(n.to_be_bytes().to_vec()),
+            _ => datetime::date_in(&text()).map(|n| n.to_be_bytes().to_vec()),
+        },
+        SqlType::Interval => {
+            let iv = match d {
+                Datum::Interval(iv) => Ok(*iv),
+                _ => datetime::interval_in(&text()),
+            };
+            iv.map(|iv| {
+                let mut out = iv.micros.to_be_bytes().to_vec();
+                out.extend_from_slice(&iv.days.to_be_bytes());
+                out.extend_from_slice(&iv.months.to_be_bytes());
+                out
+            })
+        }
+        SqlType::Uuid => match d {
+            Datum::Uuid(u) => Ok(u.to_vec()),
+            _ => uuid_in(&text()).map(|u| u.to_vec()),
+        },
+        SqlType::Bytea => match d {
+            Datum::Bytea(b) => Ok(b.clone()),
+            _ => bytea_in(&text()),
+        },
+        SqlType::Jsonb => {
+            let mut out = vec![1u8];
+            out.extend_from_slice(text().as_bytes());
+            Ok(out)
+        }
+        SqlType::Json => Ok(text().into_bytes()),
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// A binary Bind parameter of those types (by type OID), `None` for other OIDs.
+pub fn binary_recv(oid: u32, v: &[u8]) -> Option<Result<Datum, InputError>> {
+    let bad = || InputError::new("22P03", "incorrect binary data format");
+    let r = match oid {
+        1082 => <[u8; 4]>::try_from(v).map(|b| Datum::Date(i32::from_be_bytes(b))).map_err(|_| bad()),
+        1186 if v.len() == 16 => Ok(Datum::Interval(Interval {
+            micros: i64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
+            days: i32::from_be_bytes(v[8..12].try_into().expect("4 bytes")),
+            months: i32::from_be_bytes(v[12..].try_into().expect("4 bytes")),
+        })),
+        1186 => Err(bad()),
+        2950 => <[u8; 16]>::try_from(v).map(Datum::Uuid).map_err(|_| bad()),
+        17 => Ok(Datum::Bytea(v.to_vec())),
+        3802 => match v.split_first() {
+            Some((1, rest)) => {
+                std::str::from_utf8(rest).map_err(|_| bad()).and_then(|s| json::jsonb_in(s).map(Datum::Jsonb))
+            }
+            // PostgreSQL reports this with elog, hence the internal-error SQLSTATE.
+            Some((version, _)) => Err(InputError::new("XX000", format!("unsupported jsonb version number {version}"))),
+            None => Err(bad()),
+        },
+        114 => std::str::from_utf8(v).map_err(|_| bad()).and_then(|s| json::json_in(s).map(Datum::Json)),
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// A text Bind parameter of those types, read by the type's input function.
+pub fn text_input(oid: u32, s: &str) -> Option<Result<Datum, InputError>> {
+    let r = match oid {
+        1082 => datetime::date_in(s).map(Datum::Date),
+        1186 => datetime::interval_in(s).map(Datum::Interval),
+        2950 => uuid_in(s).map(Datum::Uuid),
+        17 => bytea_in(s).map(Datum::Bytea),
+        3802 => json::jsonb_in(s).map(Datum::Jsonb),
+        114 => json::json_in(s).map(Datum::Json),
+        _ => return None,
+    };
+    Some(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,5 +759,41 @@ mod tests {
         assert_eq!(timestamptz_send(&timestamptz_text(t)), Some(1_764_329_400_120_000 - PG_EPOCH_OFFSET_US));
         assert_eq!(tid_send("(1,2)").unwrap(), vec![0, 0, 0, 1, 0, 2]);
         assert_eq!(pg_lsn_send("1/2A"), Some((1 << 32) | 0x2A));
+    }
+
+    #[test]
+    fn uuids_and_byteas_read_and_print_like_postgres() {
+        let canonical = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        for input in [
+            canonical,
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "{a0eebc999c0b4ef8bb6d6bb9bd380a11}",
+            "a0eebc99-9c0b4ef8-bb6d-6bb9bd380a11",
+        ] {
+            assert_eq!(uuid_text(&uuid_in(input).unwrap()), canonical, "{input}");
+        }
+        for bad in [
+            "x",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
+            " a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0e-ebc999c0b4ef8bb6d6bb9bd380a11",
+        ] {
+            let e = uuid_in(bad).unwrap_err();
+            assert_eq!((e.code, e.message), ("22P02", format!("invalid input syntax for type uuid: \"{bad}\"")));
+        }
+        assert_eq!(bytea_text(&bytea_in("\\xDEADbeef").unwrap()), "\\xdeadbeef");
+        assert_eq!(bytea_text(&bytea_in("abc").unwrap()), "\\x616263");
+        assert_eq!(bytea_text(&bytea_in("\\x").unwrap()), "\\x");
+        assert_eq!(bytea_text(&bytea_in("a\\\\b\\001").unwrap()), "\\x615c6201");
+        assert_eq!(bytea_text(&bytea_in("\\x de ad").unwrap()), "\\xdead");
+        assert_eq!(bytea_in("\\xabc").unwrap_err().message, "invalid hexadecimal data: odd number of digits");
+        assert_eq!(bytea_in("\\xzz").unwrap_err().message, "invalid hexadecimal digit: \"z\"");
+        assert_eq!(bytea_in("a\\9").unwrap_err().code, "22P02");
+        assert_eq!(Datum::Bytea(vec![0xde]).compare(&Datum::Bytea(vec![0xde, 0xff])), Some(Ordering::Less));
+        assert_eq!(
+            Datum::Jsonb("{\"a\": 1.0}".into()).compare(&Datum::Jsonb("{\"a\": 1}".into())),
+            Some(Ordering::Equal)
+        );
     }
 }

@@ -73,9 +73,25 @@
 //!
 //! One file, no segments: [`Wal::reset_after_checkpoint`] starts the file afresh once the caller
 //! has made a checkpoint durable, so the log only ever holds what came after the last one. The
-//! file is read whole on open (it is bounded by the checkpoint interval). Group commit is the
-//! caller's: this is a plain `&mut self` object, meant to sit behind one lock. `--ephemeral` uses
+//! file is read whole on open (it is bounded by the checkpoint interval). `--ephemeral` uses
 //! [`Wal::ephemeral`], which keeps the LSN arithmetic and writes nothing anywhere.
+//!
+//! # Group commit
+//!
+//! [`Wal`] is a plain `&mut self` object that sits behind the database's lock. Waiting for an
+//! fsync under that lock would make every session wait for every commit's fsync in turn, so a
+//! committing session only *writes* its records under the lock, and then waits for durability
+//! with the lock released, through the log's [`GroupFlush`]:
+//!
+//! ```text
+//!   session A: append+write (lock) ─ unlock ─ flush_to(A) ──── fsync covers A ─────────▶ COMMIT
+//!   session B:    append+write (lock) ─ unlock ─ flush_to(B) waits for A's fsync ─ fsync ─▶ COMMIT
+//!   session C:       append+write (lock) ─ unlock ─ flush_to(C) ─┘ covered by B's fsync ─▶ COMMIT
+//! ```
+//!
+//! One fsync runs at a time; whoever takes the turn syncs everything written so far, so the
+//! commits that arrived during one fsync share the next. PostgreSQL does the same with its
+//! WALWriteLock: the first backend to get it flushes for all that queued behind.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -296,6 +312,56 @@ pub struct Wal {
     /// "fsyncgate"); the only safe answer is to refuse every later write and let a restart
     /// recover from what the file really holds.
     failed: bool,
+    /// Durability outside the lock, for a file-backed log (see "Group commit" above).
+    group: Option<std::sync::Arc<GroupFlush>>,
+}
+
+/// The part of a [`Wal`] that sessions use without holding the database's lock: a second handle
+/// on the file, and the written and flushed positions as atomics.
+pub struct GroupFlush {
+    /// The file's handle, replaced when a checkpoint starts a new file. The mutex is also the
+    /// turn: one fsync at a time.
+    turn: std::sync::Mutex<File>,
+    written: std::sync::atomic::AtomicU64,
+    flushed: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl GroupFlush {
+    /// Returns once everything before `target` is durable: at once when an fsync already covered
+    /// it, else after the fsync this call or the one running before it makes. Blocks the thread.
+    pub fn flush_to(&self, target: Lsn) -> io::Result<Lsn> {
+        use std::sync::atomic::Ordering;
+        let flushed = || Lsn(self.flushed.load(Ordering::Acquire));
+        if flushed() >= target {
+            return Ok(flushed());
+        }
+        let file = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        if self.failed.load(Ordering::Acquire) {
+            return Err(io::Error::other("WAL is unusable after an earlier write or fsync failure"));
+        }
+        if flushed() >= target {
+            return Ok(flushed());
+        }
+        // Everything the OS has been given up to now, which includes `target` (its records were
+        // written before the caller let go of the database's lock), goes in this fsync.
+        let upto = self.written.load(Ordering::Acquire);
+        if let Err(e) = file.sync_data() {
+            self.failed.store(true, Ordering::Release);
+            return Err(e);
+        }
+        self.flushed.fetch_max(upto, Ordering::AcqRel);
+        Ok(flushed())
+    }
+
+    fn new(file: &File, at: Lsn) -> io::Result<std::sync::Arc<GroupFlush>> {
+        Ok(std::sync::Arc::new(GroupFlush {
+            turn: std::sync::Mutex::new(file.try_clone()?),
+            written: at.0.into(),
+            flushed: at.0.into(),
+            failed: false.into(),
+        }))
+    }
 }
 
 impl std::fmt::Debug for Wal {
@@ -350,6 +416,7 @@ impl Wal {
         file.sync_all()?;
         file.seek(SeekFrom::Start(end as u64))?;
         let end_lsn = Lsn(base_lsn.0 + end as u64);
+        let group = Some(GroupFlush::new(&file, end_lsn)?);
         let wal = Wal {
             sink: Sink::File { file, path: path.to_path_buf() },
             buffer: Vec::new(),
@@ -358,6 +425,7 @@ impl Wal {
             written: end_lsn,
             current: end_lsn,
             failed: false,
+            group,
         };
         Ok((wal, scan.records))
     }
@@ -373,6 +441,7 @@ impl Wal {
             written: first,
             current: first,
             failed: false,
+            group: None,
         }
     }
 
@@ -413,13 +482,29 @@ impl Wal {
         if self.flushed < self.written {
             if let Sink::File { file, .. } = &mut self.sink {
                 if let Err(e) = file.sync_data() {
-                    self.failed = true;
+                    self.fail();
                     return Err(e);
                 }
             }
             self.flushed = self.written;
+            if let Some(g) = &self.group {
+                g.flushed.fetch_max(self.flushed.0, std::sync::atomic::Ordering::AcqRel);
+            }
         }
-        Ok(self.flushed)
+        Ok(self.flushed_lsn())
+    }
+
+    /// What waits for durability outside the lock; `None` for an ephemeral log, whose flushes
+    /// are immediate.
+    pub fn group(&self) -> Option<std::sync::Arc<GroupFlush>> {
+        self.group.clone()
+    }
+
+    fn fail(&mut self) {
+        self.failed = true;
+        if let Some(g) = &self.group {
+            g.failed.store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// Where the next record will go: `pg_current_wal_insert_lsn()`.
@@ -434,7 +519,8 @@ impl Wal {
 
     /// End of what is durable: `pg_current_wal_flush_lsn()`.
     pub fn flushed_lsn(&self) -> Lsn {
-        self.flushed
+        let grouped = self.group.as_ref().map_or(0, |g| g.flushed.load(std::sync::atomic::Ordering::Acquire));
+        Lsn(self.flushed.0.max(grouped))
     }
 
     /// The LSN of this file's first record. Records before it were let go at a checkpoint.
@@ -461,12 +547,18 @@ impl Wal {
                 new.seek(SeekFrom::End(0))?;
                 Ok(new)
             });
-            match replaced {
-                Ok(new) => *file = new,
+            let handle = replaced.and_then(|new| Ok((new.try_clone()?, new)));
+            match handle {
+                Ok((second, new)) => {
+                    *file = new;
+                    if let Some(g) = &self.group {
+                        *g.turn.lock().unwrap_or_else(|p| p.into_inner()) = second;
+                    }
+                }
                 Err(e) => {
                     // Which file is at `path` is now unknown (the rename may have happened), and
                     // appending to the old handle could write to an unlinked file; stop here.
-                    self.failed = true;
+                    self.fail();
                     return Err(e);
                 }
             }
@@ -475,11 +567,15 @@ impl Wal {
         self.start = start;
         self.written = start;
         self.flushed = start;
+        if let Some(g) = &self.group {
+            g.written.fetch_max(start.0, std::sync::atomic::Ordering::AcqRel);
+            g.flushed.fetch_max(start.0, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(start)
     }
 
     fn check_usable(&self) -> io::Result<()> {
-        if self.failed {
+        if self.failed || self.group.as_ref().is_some_and(|g| g.failed.load(std::sync::atomic::Ordering::Acquire)) {
             return Err(io::Error::other("WAL is unusable after an earlier write or fsync failure"));
         }
         Ok(())
@@ -489,13 +585,16 @@ impl Wal {
         if let Sink::File { file, .. } = &mut self.sink {
             if !self.buffer.is_empty() {
                 if let Err(e) = file.write_all(&self.buffer) {
-                    self.failed = true;
+                    self.fail();
                     return Err(e);
                 }
                 self.buffer.clear();
             }
         }
         self.written = self.current;
+        if let Some(g) = &self.group {
+            g.written.fetch_max(self.written.0, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(())
     }
 }
@@ -508,12 +607,18 @@ fn invalid_data(path: &Path, why: String) -> io::Error {
 /// and fsynced under a temporary name, renamed over `path`, directory fsynced. A file header is
 /// therefore never torn, which is why a short or damaged header is an error and not a cut.
 fn create_file(path: &Path, base_lsn: Lsn) -> io::Result<()> {
+    write_file_atomically(path, &encode_file_header(base_lsn))
+}
+
+/// Puts `bytes` at `path` so that a crash leaves either the old file or the whole new one:
+/// written and fsynced under a temporary name, renamed over `path`, directory fsynced.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
     {
         let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        file.write_all(&encode_file_header(base_lsn))?;
+        file.write_all(bytes)?;
         file.sync_all()?;
     }
     fs::rename(&tmp, path)?;
@@ -522,6 +627,17 @@ fn create_file(path: &Path, base_lsn: Lsn) -> io::Result<()> {
         _ => Path::new("."),
     };
     File::open(dir)?.sync_all()
+}
+
+/// A whole log file in memory, as [`Wal::open`] reads it: a header for a log whose first record
+/// is at LSN 24, then `payloads` as records. A checkpoint file is such a log.
+pub fn encode_log(payloads: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
+    let mut out = encode_file_header(Lsn(0)).to_vec();
+    for p in payloads {
+        let lsn = Lsn(out.len() as u64);
+        encode_record(&mut out, lsn, &p);
+    }
+    out
 }
 
 // ────────────────────────────────── WalEntry encoding ──────────────────────────────────
@@ -578,6 +694,11 @@ pub enum WalEntry {
     },
     DropTable {
         name: String,
+    },
+    /// Opens a checkpoint file (`sql::checkpoint`): the state that follows reflects every record
+    /// of the log before LSN `redo`, so replay takes the log from `redo` on.
+    Checkpoint {
+        redo: u64,
     },
 }
 
@@ -670,6 +791,7 @@ impl WalEntry {
             WalEntry::DropTable { name } => {
                 bytes(&mut out, name.as_bytes());
             }
+            WalEntry::Checkpoint { redo } => out.extend_from_slice(&redo.to_le_bytes()),
         }
         out
     }
@@ -710,6 +832,7 @@ impl WalEntry {
             6 => WalEntry::Update { table: r.string()?, ctid: Ctid(r.u32()?), new_ctid: Ctid(r.u32()?), xid: r.u32()? },
             7 => WalEntry::CreateTable { name: r.string()?, sql: r.string()? },
             8 => WalEntry::DropTable { name: r.string()? },
+            9 => WalEntry::Checkpoint { redo: u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes")) },
             tag => return Err(DecodeError::UnknownTag(tag)),
         };
         if r.remaining() > 0 {
@@ -728,6 +851,7 @@ impl WalEntry {
             WalEntry::Update { .. } => 6,
             WalEntry::CreateTable { .. } => 7,
             WalEntry::DropTable { .. } => 8,
+            WalEntry::Checkpoint { .. } => 9,
         }
     }
 }
@@ -1118,6 +1242,7 @@ mod tests {
             WalEntry::Update { table: "accounts".into(), ctid: Ctid(1), new_ctid: Ctid(3), xid: 752 },
             WalEntry::CreateTable { name: "t".into(), sql: "CREATE TABLE t (id int PRIMARY KEY, v text)".into() },
             WalEntry::DropTable { name: "".into() },
+            WalEntry::Checkpoint { redo: 0x1_0000_0018 },
         ]
     }
 

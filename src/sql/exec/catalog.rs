@@ -33,6 +33,7 @@ use crate::sql::mvcc::Heap;
 use super::{ident, Column, Database, Datum, ExecError, Row, Session, SqlError, SqlType, Table, R};
 
 mod monitor;
+pub mod wal;
 
 // ------------------------------------------------------------------------------------------------
 // Fixed OIDs (PostgreSQL 15's).
@@ -127,6 +128,8 @@ pub struct State {
     /// `pg_backend_pid()`: set here for catalog queries and by the engine before every
     /// statement (an INSERT ... SELECT pg_backend_pid() reads it too).
     pub(crate) pid: i32,
+    /// The settings of the session reading the catalogs, for `pg_settings`.
+    pub(crate) session_settings: std::collections::BTreeMap<String, String>,
     /// The engine's session registry, for `pg_stat_activity` and `pg_locks` (none when the
     /// executor runs without an engine, in unit tests and WAL replay).
     pub(crate) activity: Option<std::sync::Arc<crate::sql::activity::Activity>>,
@@ -140,6 +143,7 @@ impl Default for State {
             user: "postgres".into(),
             database: "postgres".into(),
             pid: 0,
+            session_settings: Default::default(),
             activity: None,
         }
     }
@@ -166,6 +170,9 @@ fn set_identity(db: &Database, sess: &Session) {
         s.database = sess.database.clone();
     }
     s.pid = sess.pid;
+    if s.session_settings != sess.settings {
+        s.session_settings = sess.settings.clone();
+    }
 }
 
 fn user(db: &Database) -> String {
@@ -182,6 +189,10 @@ fn database(db: &Database) -> String {
 
 /// The `pg_catalog` relations there are (found with or without the `pg_catalog.` qualifier).
 const PG_CATALOG_RELATIONS: &[&str] = &[
+    "pg_stat_bgwriter",
+    "pg_settings",
+    // A function without arguments in FROM, read as a relation (see `table_function`).
+    "pg_ls_waldir",
     "pg_class",
     "pg_namespace",
     "pg_attribute",
@@ -317,6 +328,12 @@ fn info_key(rel: &str) -> &'static str {
         "key_column_usage" => "information_schema.key_column_usage",
         _ => "information_schema.views",
     }
+}
+
+/// Whether `name()` with no arguments in FROM is a set-returning catalog function that the
+/// catalogs provide as a relation of the same name (`pg_ls_waldir()`).
+pub(super) fn table_function(name: &ast::ObjectName) -> bool {
+    catalog_key(name) == Some("pg_ls_waldir")
 }
 
 fn is_catalog_key(name: &str) -> bool {
@@ -595,11 +612,14 @@ const TYPES: &[TypeInfo] = &[
     ty!(28, "xid", 4, true, "b", "U", false, 0, 1011, "i", "p", 0, "xidin"),
     ty!(29, "cid", 4, true, "b", "U", false, 0, 1012, "i", "p", 0, "cidin"),
     ty!(30, "oidvector", -1, false, "b", "A", false, 26, 1013, "i", "p", 0, "oidvectorin"),
+    ty!(114, "json", -1, false, "b", "U", false, 0, 199, "i", "x", 0, "json_in"),
     ty!(194, "pg_node_tree", -1, false, "b", "Z", false, 0, 0, "i", "x", OID_COLLATION_DEFAULT, "pg_node_tree_in"),
+    ty!(199, "_json", -1, false, "b", "A", false, 114, 0, "i", "x", 0, "array_in"),
     ty!(700, "float4", 4, true, "b", "N", false, 0, 1021, "i", "p", 0, "float4in"),
     ty!(701, "float8", 8, true, "b", "N", true, 0, 1022, "d", "p", 0, "float8in"),
     ty!(705, "unknown", -2, false, "p", "X", false, 0, 0, "c", "p", 0, "unknownin"),
     ty!(1000, "_bool", -1, false, "b", "A", false, 16, 0, "i", "x", 0, "array_in"),
+    ty!(1001, "_bytea", -1, false, "b", "A", false, 17, 0, "i", "x", 0, "array_in"),
     ty!(1002, "_char", -1, false, "b", "A", false, 18, 0, "i", "x", 0, "array_in"),
     ty!(1003, "_name", -1, false, "b", "A", false, 19, 0, "i", "x", OID_COLLATION_C, "array_in"),
     ty!(1005, "_int2", -1, false, "b", "A", false, 21, 0, "i", "x", 0, "array_in"),
@@ -613,16 +633,24 @@ const TYPES: &[TypeInfo] = &[
     ty!(1028, "_oid", -1, false, "b", "A", false, 26, 0, "i", "x", 0, "array_in"),
     ty!(1042, "bpchar", -1, false, "b", "S", false, 0, 1014, "i", "x", OID_COLLATION_DEFAULT, "bpcharin"),
     ty!(1043, "varchar", -1, false, "b", "S", false, 0, 1015, "i", "x", OID_COLLATION_DEFAULT, "varcharin"),
+    ty!(1082, "date", 4, true, "b", "D", false, 0, 1182, "i", "p", 0, "date_in"),
     ty!(1114, "timestamp", 8, true, "b", "D", false, 0, 1115, "d", "p", 0, "timestamp_in"),
     ty!(1115, "_timestamp", -1, false, "b", "A", false, 1114, 0, "d", "x", 0, "array_in"),
+    ty!(1182, "_date", -1, false, "b", "A", false, 1082, 0, "i", "x", 0, "array_in"),
     ty!(1184, "timestamptz", 8, true, "b", "D", true, 0, 1185, "d", "p", 0, "timestamptz_in"),
     ty!(1185, "_timestamptz", -1, false, "b", "A", false, 1184, 0, "d", "x", 0, "array_in"),
+    ty!(1186, "interval", 16, false, "b", "T", true, 0, 1187, "d", "p", 0, "interval_in"),
+    ty!(1187, "_interval", -1, false, "b", "A", false, 1186, 0, "d", "x", 0, "array_in"),
     ty!(1231, "_numeric", -1, false, "b", "A", false, 1700, 0, "i", "x", 0, "array_in"),
     ty!(1700, "numeric", -1, false, "b", "N", false, 0, 1231, "i", "m", 0, "numeric_in"),
     ty!(2205, "regclass", 4, true, "b", "N", false, 0, 2210, "i", "p", 0, "regclassin"),
     ty!(2206, "regtype", 4, true, "b", "N", false, 0, 2211, "i", "p", 0, "regtypein"),
     ty!(2278, "void", 4, true, "p", "P", false, 0, 0, "i", "p", 0, "void_in"),
+    ty!(2950, "uuid", 16, false, "b", "U", false, 0, 2951, "c", "p", 0, "uuid_in"),
+    ty!(2951, "_uuid", -1, false, "b", "A", false, 2950, 0, "i", "x", 0, "array_in"),
     ty!(3220, "pg_lsn", 8, true, "b", "U", false, 0, 3221, "d", "p", 0, "pg_lsn_in"),
+    ty!(3802, "jsonb", -1, false, "b", "U", false, 0, 3807, "i", "x", 0, "jsonb_in"),
+    ty!(3807, "_jsonb", -1, false, "b", "A", false, 3802, 0, "i", "x", 0, "array_in"),
     ty!(4089, "regnamespace", 4, true, "b", "N", false, 0, 4090, "i", "p", 0, "regnamespacein"),
 ];
 
@@ -1073,6 +1101,9 @@ fn columns_of(key: &str) -> &'static str {
         }
         "pg_stat_activity" => monitor::STAT_ACTIVITY_COLUMNS,
         "pg_locks" => monitor::LOCKS_COLUMNS,
+        "pg_stat_bgwriter" => wal::STAT_BGWRITER_COLUMNS,
+        "pg_settings" => wal::SETTINGS_COLUMNS,
+        "pg_ls_waldir" => wal::LS_WALDIR_COLUMNS,
         "information_schema.views" => {
             "table_catalog name, table_schema name, table_name name, view_definition varchar, \
              check_option varchar, is_updatable varchar, is_insertable_into varchar, is_trigger_updatable varchar, \
@@ -1721,6 +1752,9 @@ fn rows_of(db: &Database, key: &str) -> Vec<Row> {
         }
         "pg_stat_activity" => rows = monitor::stat_activity_rows(db),
         "pg_locks" => rows = monitor::locks_rows(db),
+        "pg_stat_bgwriter" => rows = wal::stat_bgwriter_rows(db),
+        "pg_settings" => rows = wal::settings_rows(db),
+        "pg_ls_waldir" => rows = wal::ls_waldir_rows(db),
         // The rest are empty: terrarium has no comments, inheritance, policies, extended
         // statistics, publications, triggers, rules, extensions, enums, views or partitions.
         _ => {}
@@ -1750,6 +1784,12 @@ fn opclass(c: &Column) -> i64 {
         1700 => 3125,
         1114 => 3128,
         1184 => 3127,
+        1082 => 3122,
+        // Opclasses without a fixed OID get theirs at initdb; these are PostgreSQL 15's.
+        17 => 10006,
+        1186 => 10022,
+        2950 => 10065,
+        3802 => 10088,
         19 => 1986,
         26 => 1989,
         _ => 3126,
@@ -1814,7 +1854,11 @@ fn information_schema_column(cat: &str, table: &Table, c: &Column, position: i64
         1700 => (None, Some(10), None),
         _ => (None, None, None),
     };
-    let datetime = matches!(typ, 1114 | 1184).then_some(6);
+    let datetime = match typ {
+        1114 | 1184 | 1186 => Some(6),
+        1082 => Some(0),
+        _ => None,
+    };
     let opt = |x: Option<i64>| x.map(i).unwrap_or(N);
     vec![
         t_name(cat),

@@ -89,16 +89,52 @@ impl PlainIndex {
 }
 
 /// Records a new version in every index of its table: the unique ones and the plain ones.
+///
+/// Index entries are only ever added, one per version, so a row updated over and over (pgbench's
+/// branch row) collects a long list under its key, and every lookup of the key walks it. So
+/// each time a key gets a new entry, its list drops the entries of versions no snapshot can see
+/// any more (the ones VACUUM would remove), once it is longer than [`INDEX_PRUNE_ENTRIES_MIN`].
+/// The versions stay in the heap (dead tuples, for `pg_stat_user_tables` and VACUUM); only the
+/// index forgets them, as PostgreSQL marks such index entries dead when a scan meets them.
 pub(super) fn index_row(db: &mut Database, table: &str, ctid: Ctid) {
+    let tx = &db.tx;
     let Some(t) = db.tables.get_mut(table) else { return };
     let Some(row) = t.heap.get(ctid).map(|v| v.row.clone()) else { return };
     t.index_add(ctid, &row);
+    let horizon = tx.horizon();
+    let dead_to_all = |c: &Ctid| match t.heap.get(*c) {
+        None => true,
+        Some(v) => {
+            tx.status(v.xmin) == super::super::mvcc::Status::Aborted
+                || (v.xmax != 0
+                    && !v.lock_only
+                    && tx.status(v.xmax) == super::super::mvcc::Status::Committed
+                    && tx.top(v.xmax) < horizon)
+        }
+    };
+    for (u, idx) in t.uniques.iter().zip(t.index.iter_mut()) {
+        let key: Option<Vec<String>> = u.columns.iter().map(|&i| row[i].to_text()).collect();
+        if let Some(list) = key.and_then(|k| idx.get_mut(&k)) {
+            if list.len() > INDEX_PRUNE_ENTRIES_MIN {
+                list.retain(|c| !dead_to_all(c));
+            }
+        }
+    }
     if let Some(c) = db.constraints.get_mut(table) {
         for i in &mut c.indexes {
             i.add(ctid, &row);
+            let key: Option<Vec<String>> = i.columns.iter().map(|&n| row[n].to_text()).collect();
+            if let Some(list) = key.and_then(|k| i.map.get_mut(&k)) {
+                if list.len() > INDEX_PRUNE_ENTRIES_MIN {
+                    list.retain(|c| !dead_to_all(c));
+                }
+            }
         }
     }
 }
+
+/// Below this many entries under one key, pruning would cost more than walking them.
+const INDEX_PRUNE_ENTRIES_MIN: usize = 8;
 
 /// The versions a plain index on exactly `[column]` lists for `key`, if there is such an index.
 pub(super) fn plain_candidates(db: &Database, table: &str, column: usize, key: &str) -> Option<Vec<Ctid>> {

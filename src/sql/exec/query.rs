@@ -1671,6 +1671,11 @@ impl<'q, 'o> FromBuilder<'q, 'o> {
     fn factor(&mut self, tf: &'q TableFactor) -> R<Planned<'q>> {
         match tf {
             TableFactor::Table { name, alias, args: None, with_ordinality: false, .. } => self.relation(name, alias),
+            TableFactor::Table { name, alias, args: Some(args), with_ordinality: false, .. }
+                if args.args.is_empty() && super::catalog::table_function(name) =>
+            {
+                self.relation(name, alias)
+            }
             TableFactor::Table { name, alias, args: Some(args), with_ordinality: false, .. } => {
                 self.function(name, &args.args, alias.as_ref())
             }
@@ -2065,6 +2070,9 @@ fn key_text(d: &Datum) -> Option<String> {
             None => Some(s.clone()),
         },
         Datum::Float(f) if *f == 0.0 => Some("0".into()),
+        // Intervals are equal when their lengths are (`1 day` and `24:00:00`, `1 mon` and
+        // `30 days`), as PostgreSQL's interval_eq has them.
+        Datum::Interval(iv) => Some(iv.span().to_string()),
         d => d.to_text(),
     }
 }
@@ -3114,6 +3122,14 @@ fn dry_row(db: &Database, sp: &SelectPlan, nulls: bool) -> R<()> {
                         SqlType::Float4 | SqlType::Float8 => Datum::Float(1.0),
                         SqlType::Numeric => Datum::Numeric("1".into()),
                         t if t.is_integer() => Datum::Int(1),
+                        SqlType::Timestamp => Datum::Text("2000-01-01 00:00:00".into()),
+                        SqlType::Timestamptz => Datum::Text("2000-01-01 00:00:00+00".into()),
+                        SqlType::Date => Datum::Date(0),
+                        SqlType::Interval => Datum::Interval(Default::default()),
+                        SqlType::Uuid => Datum::Uuid([0; 16]),
+                        SqlType::Bytea => Datum::Bytea(Vec::new()),
+                        SqlType::Jsonb => Datum::Jsonb("{}".into()),
+                        SqlType::Json => Datum::Json("{}".into()),
                         _ => Datum::Text("a".into()),
                     };
                 }
