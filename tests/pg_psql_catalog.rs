@@ -33,6 +33,8 @@ CREATE TABLE defaults (a int DEFAULT 0, b int DEFAULT -1, c bigint DEFAULT 5, d 
     p text DEFAULT 'it''s', q float8 DEFAULT 2.5, r int DEFAULT (7), s numeric DEFAULT -2.5,
     t bigint DEFAULT 3000000000, u text DEFAULT '', v int DEFAULT NULL, w varchar DEFAULT 'q');
 CREATE TABLE "Mixed Case" ("Id" bigserial PRIMARY KEY, "user" text UNIQUE, ts timestamp);
+CREATE TABLE events (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), day date NOT NULL DEFAULT CURRENT_DATE,
+    span interval, payload jsonb, raw bytea, at timestamptz DEFAULT now(), lsn pg_lsn);
 INSERT INTO accounts (email) VALUES ('a@example.com'), ('b@example.com');
 INSERT INTO items VALUES (1, 1, 3, 2.5, 'x');
 "#;
@@ -53,6 +55,7 @@ const EXACT: &[&str] = &[
     r"\d plain",
     r"\d defaults",
     r#"\d "Mixed Case""#,
+    r"\d events",
     r"\d accounts_pkey",
     r"\d items_pkey",
     r"\d accounts_email_key",
