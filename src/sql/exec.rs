@@ -211,6 +211,8 @@ pub struct Database {
     pub constraints: BTreeMap<String, constraints::Constraints>,
     /// FOR KEY SHARE row locks taken by foreign key checks (see `ri`).
     pub key_locks: ri::KeyLocks,
+    /// FOR SHARE row locks (see `ri`): several transactions may hold one on the same row.
+    pub share_locks: ri::KeyLocks,
     /// Counts constraints as they are made, so that dependents are listed in creation order.
     pub constraint_seq: u64,
     /// Whether a synchronous COMMIT leaves its fsync to the connection, which waits for it with
@@ -247,6 +249,7 @@ impl Default for Database {
             catalog: Default::default(),
             constraints: BTreeMap::new(),
             key_locks: Default::default(),
+            share_locks: Default::default(),
             constraint_seq: 0,
             group_commit: false,
             awaiting_flush: Vec::new(),
@@ -3238,8 +3241,9 @@ fn select(db: &mut Database, sess: &mut Session, q: &ast::Query) -> R<Output> {
 /// re-checking a row that moved under READ COMMITTED, 40001 under the stricter levels). Rows are
 /// taken in the result's order and only as many as OFFSET and LIMIT let through, as
 /// PostgreSQL's LockRows under Limit does, so that `ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`
-/// hands each worker a different row. FOR SHARE locks exclusively here: terrarium has no
-/// shared row locks yet.
+/// hands each worker a different row. FOR UPDATE sets the row's xmax, as PostgreSQL does; FOR SHARE
+/// is recorded beside the row (`Database::share_locks`), so that several transactions can hold it
+/// at once (PostgreSQL keeps them in xmax too, through a MultiXactId).
 fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) -> R<()> {
     let s = snapshot(db, sess);
     let ctx = query::Ctx::new(s, false);
@@ -3276,17 +3280,29 @@ fn lock_rows(db: &mut Database, sess: &mut Session, q: &ast::Query, xid: Xid) ->
                 continue;
             }
             loop {
-                // FOR UPDATE conflicts with the FOR KEY SHARE locks of foreign key checks.
+                // FOR UPDATE conflicts with the FOR KEY SHARE locks of foreign key checks and
+                // with FOR SHARE locks; FOR SHARE only with writers and FOR UPDATE (xmax).
                 let exclusive = q.locks.iter().any(|l| l.lock_type == ast::LockType::Update);
-                let key_locked = if exclusive { ri::key_lock_holder(db, name, ctid, &own) } else { None };
+                let shared_locked = match exclusive {
+                    true => ri::key_lock_holder(db, name, ctid, &own).or(ri::share_lock_holder(db, name, ctid, &own)),
+                    false => None,
+                };
                 let tx = &db.tx;
                 let table = db.tables.get_mut(name).expect("exists");
                 let saved = table.heap.saved(ctid);
                 let outcome = match table.heap.check_writable(tx, ctid, &own) {
-                    Ok(()) if key_locked.is_some() => WriteOutcome::Wait(key_locked.expect("checked")),
+                    Ok(()) if shared_locked.is_some() => WriteOutcome::Wait(shared_locked.expect("checked")),
+                    // FOR SHARE is kept beside the row, so that several transactions can hold it.
+                    Ok(()) if !exclusive => WriteOutcome::Ok(None),
+                    Err(o) if !exclusive => o,
                     _ => table.heap.lock(tx, ctid, xid, &own),
                 };
                 match outcome {
+                    WriteOutcome::Ok(_) if !exclusive => {
+                        ri::add_shared_lock(db, ri::Shared::Share, name, ctid, xid);
+                        taken.insert((name.clone(), ctid));
+                        break;
+                    }
                     WriteOutcome::Ok(_) => {
                         db.undo.push((name.clone(), ctid, saved));
                         taken.insert((name.clone(), ctid));

@@ -35,8 +35,12 @@
 //! or SELECT ... FOR UPDATE, of a version another running transaction has key-share locked
 //! waits for that transaction; updates of other columns do not, and carry the lock on to the
 //! new version. Conversely a check that finds its key being deleted, or key-updated, or locked
-//! FOR UPDATE / FOR SHARE by a running transaction waits for it (PostgreSQL would not wait for
-//! FOR SHARE or FOR NO KEY UPDATE; terrarium's row locks do not record their strength).
+//! FOR UPDATE by a running transaction waits for it (PostgreSQL would not wait for FOR NO KEY
+//! UPDATE, which terrarium takes as FOR UPDATE: the lock in `xmax` does not record its strength).
+//!
+//! FOR SHARE locks live in a map of the same shape, `Database::share_locks`: any number of
+//! transactions may hold one on a row; every UPDATE, DELETE and FOR UPDATE of the row waits for
+//! them, while FOR KEY SHARE and other FOR SHARE lockers do not.
 
 use std::cmp::Ordering::Equal;
 use std::collections::HashMap;
@@ -45,9 +49,18 @@ use super::super::mvcc::Status;
 use super::constraints::{Action, ForeignKey};
 use super::*;
 
-/// Table → version → the transactions holding a FOR KEY SHARE lock on it. Entries whose
+/// Table → version → the transactions holding a shared row lock on it: FOR KEY SHARE (foreign
+/// key checks, `Database::key_locks`) or FOR SHARE (`Database::share_locks`). Entries whose
 /// lockers have all ended are ignored, and pruned when met and by VACUUM.
 pub type KeyLocks = HashMap<String, HashMap<Ctid, Vec<Xid>>>;
+
+/// Which shared row locks: the two strengths conflict with different writers (see
+/// [`share_lock_holder`] and [`key_lock_holder`]).
+#[derive(Clone, Copy)]
+pub(super) enum Shared {
+    Key,
+    Share,
+}
 
 /// How many locked versions one table's map holds before ended lockers are swept out of it.
 const KEY_LOCK_ENTRIES_PRUNE_MIN: usize = 1024;
@@ -114,12 +127,28 @@ fn columns_changed(cols: &[usize], old: &Row, new: &Row) -> bool {
 // ------------------------------------------------------------------------------------------------
 
 /// Another running transaction's key-share lock on this version: the transaction to wait for.
+/// A delete, a key change and FOR UPDATE wait for it.
 pub(super) fn key_lock_holder(db: &Database, table: &str, ctid: Ctid, own: &[Xid]) -> Option<Xid> {
-    let lockers = db.key_locks.get(table)?.get(&ctid)?;
+    holder(&db.key_locks, db, table, ctid, own)
+}
+
+/// Another running transaction's FOR SHARE lock on this version: every update, delete and
+/// FOR UPDATE waits for it; other FOR SHARE and FOR KEY SHARE lockers do not.
+pub(super) fn share_lock_holder(db: &Database, table: &str, ctid: Ctid, own: &[Xid]) -> Option<Xid> {
+    holder(&db.share_locks, db, table, ctid, own)
+}
+
+fn holder(locks: &KeyLocks, db: &Database, table: &str, ctid: Ctid, own: &[Xid]) -> Option<Xid> {
+    let lockers = locks.get(table)?.get(&ctid)?;
     lockers.iter().find(|x| !own.contains(x) && db.tx.status(**x) == Status::InProgress).map(|x| db.tx.top(*x))
 }
 
 fn add_key_lock(db: &mut Database, table: &str, ctid: Ctid, xid: Xid) {
+    add_shared_lock(db, Shared::Key, table, ctid, xid)
+}
+
+/// Records a shared lock of `xid` on the version at `ctid` and on the newer versions of its row.
+pub(super) fn add_shared_lock(db: &mut Database, which: Shared, table: &str, ctid: Ctid, xid: Xid) {
     let mut chain = vec![ctid];
     if let Some(t) = db.tables.get(table) {
         let mut at = ctid;
@@ -129,7 +158,11 @@ fn add_key_lock(db: &mut Database, table: &str, ctid: Ctid, xid: Xid) {
         }
     }
     let tx = &db.tx;
-    let locks = db.key_locks.entry(table.to_string()).or_default();
+    let map = match which {
+        Shared::Key => &mut db.key_locks,
+        Shared::Share => &mut db.share_locks,
+    };
+    let locks = map.entry(table.to_string()).or_default();
     // Versions locked once and never met again (updated rows leave their old versions behind)
     // would keep their entries until VACUUM: every time the map doubles past a size, the
     // entries of ended lockers go, which keeps the cost per lock constant.
@@ -164,13 +197,15 @@ fn carry_key_locks(db: &mut Database, table: &str, from: Ctid, to: Ctid) {
 /// VACUUM: drops the entries whose lockers have all ended.
 pub(super) fn prune_key_locks(db: &mut Database) {
     let tx = &db.tx;
-    for locks in db.key_locks.values_mut() {
-        locks.retain(|_, lockers| {
-            lockers.retain(|x| tx.status(*x) == Status::InProgress);
-            !lockers.is_empty()
-        });
+    for map in [&mut db.key_locks, &mut db.share_locks] {
+        for locks in map.values_mut() {
+            locks.retain(|_, lockers| {
+                lockers.retain(|x| tx.status(*x) == Status::InProgress);
+                !lockers.is_empty()
+            });
+        }
+        map.retain(|_, l| !l.is_empty());
     }
-    db.key_locks.retain(|_, l| !l.is_empty());
 }
 
 /// Who is locking, for a check that locks what it finds.
@@ -236,6 +271,9 @@ pub(super) fn write(
     }
     let Some(old) = table.heap.get(ctid) else { return WriteOutcome::Deleted };
     let (old_row, old_ours) = (old.row.clone(), own.contains(&old.xmin));
+    if let Some(x) = share_lock_holder(db, name, ctid, own) {
+        return WriteOutcome::Wait(x);
+    }
     let key_change = match &new {
         None => true,
         Some(r) => key_changed(table, &old_row, r),

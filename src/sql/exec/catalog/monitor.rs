@@ -77,6 +77,9 @@ fn xids_in_rows(db: &Database) -> BTreeSet<Xid> {
             }
         }
     }
+    // FOR SHARE lockers too: PostgreSQL gives a transaction an xid when it locks a row.
+    let sharers = db.share_locks.values().flat_map(|t| t.values()).flatten();
+    out.extend(sharers.copied().filter(|x| db.tx.is_active(*x)));
     out
 }
 
