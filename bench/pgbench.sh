@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pgbench against terrarium and the real PostgreSQL 15 in the same run: a point-select script and
-# a write script (UPDATE by key + INSERT), -c 4 -j 2, simple and extended protocol. terrarium has no
-# indexes yet, so a point select scans the table: the table is kept small (ROWS). Not a test.
+# a write script (UPDATE by key + INSERT), -c 4 -j 2, simple and extended protocol. terrarium runs
+# durable (a temporary --data-dir, every COMMIT fsynced), as PostgreSQL does. Not a test.
 #
 #   bench/pgbench.sh [postgres-port (5432)] [seconds (10)] [rows (1000)]
 set -euo pipefail
@@ -12,10 +12,11 @@ ROWS=${3:-1000}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free)
-./target/release/terrarium up --redis-port 0 --line-port 0 --pg-port "$PORT" --kafka-port 0 --ephemeral --log-level warn >/dev/null &
+DATA=$(mktemp -d)
+./target/release/terrarium up --redis-port 0 --line-port 0 --pg-port "$PORT" --kafka-port 0 --data-dir "$DATA" --log-level warn >/dev/null &
 TPID=$!
 DB=terrarium_bench_$$
-trap 'kill $TPID 2>/dev/null; psql -h 127.0.0.1 -p "$REAL" -U postgres -X -q -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1' EXIT
+trap 'kill $TPID 2>/dev/null; rm -rf "$DATA"; psql -h 127.0.0.1 -p "$REAL" -U postgres -X -q -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1' EXIT
 for _ in $(seq 1 100); do pg_isready -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1 && break; sleep 0.05; done
 psql -h 127.0.0.1 -p "$REAL" -U postgres -X -q -c "CREATE DATABASE $DB"
 values=$(python3 -c "print(','.join(f'({i},0)' for i in range(1, $ROWS + 1)))")
