@@ -1438,7 +1438,7 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
             .into());
         }
         let value = match &col.default {
-            Some(d) => coerce(eval(d, &Scope::empty(), db)?, col.ty, col.max_len, Some(&col.name))?,
+            Some(d) => coerce_col(eval(d, &Scope::empty(), db)?, &col)?,
             None => Datum::Null,
         };
         if col.not_null && value.is_null() && t.heap.all().next().is_some() {
@@ -1470,11 +1470,62 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
     Ok(Output::Command("ALTER TABLE".into()))
 }
 
+/// CREATE TABLE name [(column, ...)] AS query: the query runs first; its columns (renamed by the
+/// list, if any) make a plain CREATE TABLE, which is what the WAL logs (replay must not run the
+/// query again, over other data); then its rows are inserted as the statement's own writes.
+/// The tag is `SELECT n`, as PostgreSQL's.
+fn create_table_as(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable, q: &ast::Query) -> R<Output> {
+    let name = object_name(&ct.name);
+    if db.tables.contains_key(&name) {
+        if ct.if_not_exists {
+            let msg = format!("relation \"{name}\" already exists, skipping");
+            sess.notices.push(SqlError::notice("NOTICE", "42P07", msg));
+            return Ok(Output::Command("CREATE TABLE AS".into()));
+        }
+        return Err(SqlError::new("42P07", format!("relation \"{name}\" already exists")).into());
+    }
+    let Output::Rows { columns, rows, .. } = select(db, sess, q)? else {
+        return Err(SqlError::new("0A000", "CREATE TABLE ... AS needs a query that returns rows").into());
+    };
+    if ct.columns.len() > columns.len() {
+        return Err(SqlError::new("42601", "too many column names were specified").into());
+    }
+    let mut names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    for (n, given) in names.iter_mut().zip(&ct.columns) {
+        *n = ident(&given.name);
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(SqlError::new("42701", format!("column \"{dup}\" specified more than once")).into());
+    }
+    let defs: Vec<String> =
+        names.iter().zip(&columns).map(|(n, c)| format!("{} {}", catalog::quote_ident(n), c.ty.name())).collect();
+    let ddl = format!("CREATE TABLE {} ({})", ct.name, defs.join(", "));
+    let plain = match parse(&ddl)?.pop() {
+        Some(Statement::CreateTable(plain)) => plain,
+        _ => return Err(SqlError::new("XX000", format!("could not build {ddl}")).into()),
+    };
+    create_table(db, sess, &plain)?;
+    let n = rows.len();
+    in_statement_xact(db, sess, |db, sess, xid| {
+        let t = sess.txn.as_ref().expect("open");
+        let (own, cid) = (t.own.clone(), t.cid);
+        let types: Vec<(SqlType, String)> = db.tables[&name].columns.iter().map(|c| (c.ty, c.name.clone())).collect();
+        for row in rows {
+            let row = row
+                .into_iter()
+                .zip(&types)
+                .map(|(d, (ty, col))| coerce(d, *ty, None, Some(col)))
+                .collect::<R<Row>>()?;
+            insert_row(db, sess, &name, row, xid, cid, &own)?;
+        }
+        Ok(Output::Command(format!("SELECT {n}")))
+    })
+}
+
 fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) -> R<Output> {
-    // Refused rather than half done: without this, the query would be ignored and an empty table
-    // without columns made.
-    if ct.query.is_some() {
-        return Err(SqlError::new("0A000", "terrarium does not support CREATE TABLE ... AS").into());
+    if let Some(q) = &ct.query {
+        return create_table_as(db, sess, ct, q);
     }
     let name = object_name(&ct.name);
     if db.tables.contains_key(&name) {
@@ -1755,7 +1806,7 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                 return r;
             }
             let (ty, max_len, _) = column_type(data_type)?;
-            coerce(v, ty, max_len, None)
+            numeric_typmod(coerce(v, ty, max_len, None)?, Some(data_type))
         }
         Expr::Function(f) => {
             let name = function_name(f);
@@ -2355,6 +2406,74 @@ fn as_f64(d: &Datum) -> Option<f64> {
 }
 
 /// Converts a value to a column's type, as an INSERT or a cast does, with PostgreSQL's errors.
+/// A value for column `c`: converted to its type ([`coerce`]), then fitted to its declared
+/// precision and scale when it is a `numeric(p,s)` ([`numeric_typmod`]).
+fn coerce_col(v: Datum, c: &Column) -> R<Datum> {
+    numeric_typmod(coerce(v, c.ty, c.max_len, Some(&c.name))?, c.declared.as_ref())
+}
+
+/// `numeric(p,s)` (and `decimal(p,s)`; `numeric(p)` is scale 0): the value rounded to `s`
+/// decimals, half away from zero, and refused with 22003 when its integer part needs more than
+/// `p - s` digits, as PostgreSQL's apply_typmod. Other types and plain `numeric` pass unchanged.
+fn numeric_typmod(d: Datum, declared: Option<&DataType>) -> R<Datum> {
+    use ast::ExactNumberInfo as E;
+    let (p, s) = match declared {
+        Some(DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info)) => match info {
+            E::Precision(p) => (*p, 0),
+            E::PrecisionAndScale(p, s) => (*p, u64::try_from(*s).unwrap_or(0)),
+            E::None => return Ok(d),
+        },
+        _ => return Ok(d),
+    };
+    let text = match &d {
+        Datum::Null => return Ok(d),
+        Datum::Numeric(t) | Datum::Text(t) => t.clone(),
+        Datum::Int(n) => n.to_string(),
+        Datum::Float(f) if f.is_finite() => format!("{f}"),
+        _ => return Ok(d),
+    };
+    let Some((m, scale)) = parse_decimal(&text) else { return Ok(d) };
+    let s = u32::try_from(s).unwrap_or(u32::MAX).min(1000);
+    // Round (or pad) the mantissa to `s` decimals.
+    let m = if scale > s {
+        let div = 10i128.checked_pow(scale - s);
+        match div {
+            Some(div) => {
+                let (q, r) = (m / div, m % div);
+                q + if r.abs() * 2 >= div { m.signum() } else { 0 }
+            }
+            None => 0,
+        }
+    } else {
+        match 10i128.checked_pow(s - scale).and_then(|f| m.checked_mul(f)) {
+            Some(m) => m,
+            None => return Err(numeric_overflow(p, s)),
+        }
+    };
+    let int_digits = {
+        let whole = m.unsigned_abs() / 10u128.checked_pow(s).unwrap_or(u128::MAX);
+        if whole == 0 {
+            0
+        } else {
+            whole.to_string().len() as u64
+        }
+    };
+    if int_digits > p.saturating_sub(u64::from(s)) {
+        return Err(numeric_overflow(p, s));
+    }
+    Ok(Datum::Numeric(decimal_text(m, s)))
+}
+
+fn numeric_overflow(p: u64, s: u32) -> ExecError {
+    let bound = match p.saturating_sub(u64::from(s)) {
+        0 => "1".to_string(),
+        n => format!("10^{n}"),
+    };
+    SqlError::new("22003", "numeric field overflow")
+        .detail(format!("A field with precision {p}, scale {s} must round to an absolute value less than {bound}."))
+        .into()
+}
+
 fn coerce(v: Datum, ty: SqlType, max_len: Option<usize>, column: Option<&str>) -> R<Datum> {
     let bad = |s: &str| {
         ExecError::from(SqlError::new("22P02", format!("invalid input syntax for type {}: \"{}\"", ty.name(), s)))
@@ -2645,7 +2764,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
         for (k, v) in values.into_iter().enumerate() {
             let i = targets[k];
             if let Some(v) = v {
-                row[i] = coerce(v, table.columns[i].ty, table.columns[i].max_len, Some(&table.columns[i].name))?;
+                row[i] = coerce_col(v, &table.columns[i])?;
                 given[i] = true;
             }
         }
@@ -2659,7 +2778,7 @@ fn insert(db: &mut Database, sess: &mut Session, ins: &ast::Insert, xid: Xid) ->
                 row[i] = Datum::Int(t.sequence);
             } else if let Some(d) = &c.default {
                 let v = eval(d, &Scope::empty(), db)?;
-                row[i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
+                row[i] = coerce_col(v, &c)?;
             }
         }
         if let Some(plan) = &conflict {
@@ -2881,7 +3000,7 @@ fn modify_rows(
                         for (i, e) in sets {
                             let v = eval(e, &scope, db)?;
                             let c = &table.columns[*i];
-                            row[*i] = coerce(v, c.ty, c.max_len, Some(&c.name))?;
+                            row[*i] = coerce_col(v, &c)?;
                         }
                         check_row(db, table, &row, own, Some(ctid))?;
                         Some(row)

@@ -50,7 +50,7 @@ fn insert_rows(db: &mut Database, sess: &mut Session, c: &mut CopyIn, xid: Xid) 
         let mut row = vec![Datum::Null; table.columns.len()];
         for (&i, v) in c.targets.iter().zip(values) {
             let col = &table.columns[i];
-            row[i] = coerce(v.clone(), col.ty, col.max_len, Some(&col.name))?;
+            row[i] = coerce_col(v.clone(), &col)?;
         }
         for (i, col) in table.columns.iter().enumerate() {
             if given[i] {
@@ -62,7 +62,7 @@ fn insert_rows(db: &mut Database, sess: &mut Session, c: &mut CopyIn, xid: Xid) 
                 row[i] = Datum::Int(t.sequence);
             } else if let Some(d) = &col.default {
                 let v = eval(d, &Scope::empty(), db)?;
-                row[i] = coerce(v, col.ty, col.max_len, Some(&col.name))?;
+                row[i] = coerce_col(v, &col)?;
             }
         }
         insert_row(db, sess, &name, row, xid, cid, &own)?;

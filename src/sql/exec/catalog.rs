@@ -542,7 +542,7 @@ const RESERVED_WORDS: &str = "\
     xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable";
 
 /// `quote_ident`: the name as SQL must spell it.
-fn quote_ident(name: &str) -> String {
+pub(super) fn quote_ident(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
         && !RESERVED_WORDS.split_whitespace().any(|w| w == name);

@@ -718,7 +718,7 @@ fn referential_action(
                 (Action::Cascade, Some(key)) => {
                     for (&c, k) in f.columns.iter().zip(key) {
                         let col = &tab.columns[c];
-                        row[c] = coerce(k.clone(), col.ty, col.max_len, Some(&col.name))?;
+                        row[c] = coerce_col(k.clone(), &col)?;
                     }
                     Some(row)
                 }
@@ -732,7 +732,7 @@ fn referential_action(
                     for &c in &f.columns {
                         let col = &tab.columns[c];
                         row[c] = match &col.default {
-                            Some(d) => coerce(eval(d, &Scope::empty(), db)?, col.ty, col.max_len, Some(&col.name))?,
+                            Some(d) => coerce_col(eval(d, &Scope::empty(), db)?, &col)?,
                             None => Datum::Null,
                         };
                     }

@@ -254,7 +254,7 @@ pub(super) fn on_conflict(
         let mut new_row = v.row.clone();
         for (i, e) in sets {
             let c = &table.columns[*i];
-            new_row[*i] = coerce(eval(e, &scope, db)?, c.ty, c.max_len, Some(&c.name))?;
+            new_row[*i] = coerce_col(eval(e, &scope, db)?, &c)?;
         }
         check_row(db, table, &new_row, own, Some(ctid))?;
         match ri::write(db, sess, name, ctid, Some(new_row), xid, cid, own) {

@@ -35,3 +35,17 @@ SELECT 2147483647 + 1;
 SELECT -2147483648 - 1;
 SELECT 9223372036854775807 + 1;
 SELECT '3.14'::numeric, '  42  '::int, '007'::numeric, '-0.50'::numeric, 3.7::int, (-3.5)::int, 2.5::int;
+
+-- numeric(p,s) columns and casts round to their scale (half away from zero) and refuse what
+-- does not fit their precision.
+CREATE TABLE priced (id int, price numeric(10,2), ratio numeric(3,3), whole numeric(4));
+INSERT INTO priced VALUES (1, 3, 0.5, 12.5), (2, 2.345, 0.1235, -12.5), (3, '7', NULL, 9999);
+SELECT id, price, ratio, whole FROM priced ORDER BY id;
+UPDATE priced SET price = price * 1.1 WHERE id = 1;
+SELECT price FROM priced WHERE id = 1;
+INSERT INTO priced VALUES (4, 123456789.999, 0, 0);
+INSERT INTO priced VALUES (5, 1, 1, 0);
+INSERT INTO priced VALUES (6, 1, 0, 10000);
+SELECT 123.456::numeric(4,1), 0.5::numeric(2,2), 2.345::numeric(5,2), (-2.345)::numeric(5,2), 2.5::numeric(3,0), 1e2::numeric(5,1);
+SELECT 1234.5::numeric(4,1);
+SELECT sum(price) FROM priced;
