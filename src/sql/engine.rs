@@ -577,7 +577,11 @@ impl SqlEngine {
                 let implicit_xid = db.tx.next_xid();
                 db.catalog.get_mut().pid = sess.id;
                 let failed_before = sess.exec.txn.as_ref().is_some_and(|t| t.failed);
+                db.interrupts.deadline = statement_deadline;
+                db.interrupts.cancel = Some(cancel.clone());
                 let r = exec::execute(&mut db, &mut sess.exec, stmt);
+                db.interrupts.deadline = None;
+                db.interrupts.cancel = None;
                 awaiting = Self::take_awaiting(&mut db);
                 // PostgreSQL describes a query's columns once it is planned, before computing
                 // rows, so an error while computing them (division by zero, a lock that cannot

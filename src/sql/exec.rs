@@ -232,6 +232,43 @@ pub struct Database {
     pub ddl_log: Vec<super::wal::WalEntry>,
     /// Checkpoint counters and settings (`sql::checkpoint`).
     pub checkpoints: super::checkpoint::Stats,
+    /// What may interrupt the running statement: its `statement_timeout` deadline and the
+    /// session's cancel flag (set by the connection around each statement).
+    pub interrupts: Interrupts,
+}
+
+/// The running statement's deadline and cancel flag, checked every [`INTERRUPT_CHECK_EVALS`]
+/// expression evaluations (see [`Interrupts::check`]).
+#[derive(Debug, Default)]
+pub struct Interrupts {
+    pub deadline: Option<std::time::Instant>,
+    pub cancel: Option<std::sync::Arc<super::server::CancelFlag>>,
+    evals: std::cell::Cell<u32>,
+}
+
+/// How many expression evaluations pass between two looks at the clock and the cancel flag.
+/// Every row a statement reads, filters or computes evaluates at least one expression, so a
+/// long statement looks often; a look per evaluation would cost a clock read each time.
+const INTERRUPT_CHECK_EVALS: u32 = 4096;
+
+impl Interrupts {
+    /// PostgreSQL's CHECK_FOR_INTERRUPTS, here: 57014 once the deadline has passed or a cancel
+    /// arrived, so that a statement busy computing (not only one waiting) stops, as in
+    /// PostgreSQL, where `statement_timeout` and `pg_cancel_backend` interrupt any work.
+    fn check(&self) -> R<()> {
+        let n = self.evals.get().wrapping_add(1);
+        self.evals.set(n);
+        if n % INTERRUPT_CHECK_EVALS != 0 {
+            return Ok(());
+        }
+        if self.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(SqlError::new("57014", "canceling statement due to statement timeout").into());
+        }
+        if self.cancel.as_ref().is_some_and(|c| c.is_requested()) {
+            return Err(SqlError::new("57014", "canceling statement due to user request").into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for Database {
@@ -256,6 +293,7 @@ impl Default for Database {
             flushing: Default::default(),
             ddl_log: Vec::new(),
             checkpoints: Default::default(),
+            interrupts: Default::default(),
         }
     }
 }
@@ -1680,6 +1718,7 @@ fn function_args(f: &ast::Function) -> Vec<&FunctionArgExpr> {
 }
 
 fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
+    db.interrupts.check()?;
     match e {
         Expr::Identifier(i) => query::column_value(scope, None, &ident(i)),
         Expr::CompoundIdentifier(parts) => {

@@ -120,6 +120,8 @@
 @b UPDATE acct SET balance = 1 WHERE id = 3;
 @b SELECT pg_sleep(1);
 @b SELECT pg_sleep(0.01);
+-- A statement busy computing (nine million joined rows) is stopped too, not only one waiting.
+@b SELECT count(*) FROM generate_series(1, 3000) a, generate_series(1, 3000) b WHERE a + b > 0;
 -- With both set, the timer that runs out first decides.
 @b SET lock_timeout = '2s';
 @b UPDATE acct SET balance = 1 WHERE id = 3;
