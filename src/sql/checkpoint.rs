@@ -155,6 +155,9 @@ fn payloads(db: &Database, redo: Lsn) -> Vec<Vec<u8>> {
     const BOOTSTRAP: u32 = 1;
     let mut out = vec![WalEntry::Checkpoint { redo: redo.0 }.encode()];
     out.extend(db.ddl_log.iter().map(WalEntry::encode));
+    for (name, t) in db.tables.iter().filter(|(_, t)| t.sequence > 0) {
+        out.push(WalEntry::Sequence { table: name.clone(), value: t.sequence }.encode());
+    }
     // Committed, or written and waiting for the group fsync (see the module header).
     let done = |x| db.tx.status(x) == Status::Committed || db.flushing.contains(&x);
     for (name, t) in &db.tables {

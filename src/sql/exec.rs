@@ -232,6 +232,8 @@ pub struct Database {
     pub ddl_log: Vec<super::wal::WalEntry>,
     /// Checkpoint counters and settings (`sql::checkpoint`).
     pub checkpoints: super::checkpoint::Stats,
+    /// The sequence value last logged per table (see [`log_sequences`]).
+    pub sequences_logged: std::collections::HashMap<String, i64>,
     /// What may interrupt the running statement: its `statement_timeout` deadline and the
     /// session's cancel flag (set by the connection around each statement).
     pub interrupts: Interrupts,
@@ -294,6 +296,7 @@ impl Default for Database {
             ddl_log: Vec::new(),
             checkpoints: Default::default(),
             interrupts: Default::default(),
+            sequences_logged: Default::default(),
         }
     }
 }
@@ -692,11 +695,12 @@ fn log_commit(
     sync: bool,
 ) -> Result<Option<super::wal::Lsn>, SqlError> {
     let group = db.group_commit;
-    let Some(wal) = db.wal.as_mut() else { return Ok(None) };
-    if entries.is_empty() {
+    if db.wal.is_none() || entries.is_empty() {
         return Ok(None);
     }
     let io = |e: std::io::Error| SqlError::new("58030", format!("could not write to WAL: {e}"));
+    log_sequences(db).map_err(io)?;
+    let wal = db.wal.as_mut().expect("checked above");
     for (_, e) in &entries {
         wal.append(&e.encode()).map_err(io)?;
     }
@@ -707,6 +711,26 @@ fn log_commit(
     }
     wal.flush(sync).map_err(io)?;
     Ok(None)
+}
+
+/// Logs the serial sequences that moved since they were last logged, ahead of a commit's records:
+/// a committed row never carries a value the log does not know was handed out, so a restart
+/// never hands it out again, even if the row was deleted since (replay alone would restart after
+/// the largest value left in the table). Values taken by transactions that rolled back are
+/// logged with the next commit; PostgreSQL instead logs 32 values ahead.
+pub(super) fn log_sequences(db: &mut Database) -> std::io::Result<()> {
+    let moved: Vec<(String, i64)> = db
+        .tables
+        .iter()
+        .filter(|(name, t)| t.sequence > db.sequences_logged.get(*name).copied().unwrap_or(0))
+        .map(|(name, t)| (name.clone(), t.sequence))
+        .collect();
+    let Some(wal) = db.wal.as_mut() else { return Ok(()) };
+    for (table, value) in moved {
+        wal.append(&super::wal::WalEntry::Sequence { table: table.clone(), value }.encode())?;
+        db.sequences_logged.insert(table, value);
+    }
+    Ok(())
 }
 
 /// SERIALIZABLE, simplified: a transaction may not commit if a concurrent SERIALIZABLE
@@ -776,6 +800,12 @@ pub fn replay(db: &mut Database, records: &[super::wal::Record]) -> Result<usize
         }
         match entry {
             WalEntry::Checkpoint { .. } => {}
+            WalEntry::Sequence { table, value } => {
+                if let Some(t) = db.tables.get_mut(&table) {
+                    t.sequence = t.sequence.max(value);
+                }
+                db.sequences_logged.insert(table, value);
+            }
             WalEntry::CreateTable { sql, .. } => {
                 let stmts = parse(&sql).map_err(|e| e.message)?;
                 // The record carries any DDL statement's text (CREATE TABLE, ALTER TABLE).

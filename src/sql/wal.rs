@@ -700,6 +700,12 @@ pub enum WalEntry {
     Checkpoint {
         redo: u64,
     },
+    /// A table's serial sequence has handed out values up to `value`. Not transactional, as
+    /// PostgreSQL's sequences are not: replay applies it where it stands.
+    Sequence {
+        table: String,
+        value: i64,
+    },
 }
 
 /// The version byte every encoded entry starts with. Bump it when a layout changes, and keep
@@ -792,6 +798,10 @@ impl WalEntry {
                 bytes(&mut out, name.as_bytes());
             }
             WalEntry::Checkpoint { redo } => out.extend_from_slice(&redo.to_le_bytes()),
+            WalEntry::Sequence { table, value } => {
+                bytes(&mut out, table.as_bytes());
+                out.extend_from_slice(&value.to_le_bytes());
+            }
         }
         out
     }
@@ -833,6 +843,10 @@ impl WalEntry {
             7 => WalEntry::CreateTable { name: r.string()?, sql: r.string()? },
             8 => WalEntry::DropTable { name: r.string()? },
             9 => WalEntry::Checkpoint { redo: u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes")) },
+            10 => WalEntry::Sequence {
+                table: r.string()?,
+                value: i64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes")),
+            },
             tag => return Err(DecodeError::UnknownTag(tag)),
         };
         if r.remaining() > 0 {
@@ -852,6 +866,7 @@ impl WalEntry {
             WalEntry::CreateTable { .. } => 7,
             WalEntry::DropTable { .. } => 8,
             WalEntry::Checkpoint { .. } => 9,
+            WalEntry::Sequence { .. } => 10,
         }
     }
 }
@@ -1243,6 +1258,7 @@ mod tests {
             WalEntry::CreateTable { name: "t".into(), sql: "CREATE TABLE t (id int PRIMARY KEY, v text)".into() },
             WalEntry::DropTable { name: "".into() },
             WalEntry::Checkpoint { redo: 0x1_0000_0018 },
+            WalEntry::Sequence { table: "ledger".into(), value: -3 },
         ]
     }
 
