@@ -196,3 +196,8 @@ pub const KAFKA_RETENTION_CHECK_MS: i64 = 10_000;
 
 /// Kafka: `log.retention.ms` default, 7 days.
 pub const KAFKA_RETENTION_MS_DEFAULT: i64 = 7 * 24 * 3600 * 1000;
+
+/// The longest text `repeat()`, `lpad()` and `rpad()` may build. PostgreSQL's bound is its 1 GB
+/// allocation limit; terrarium keeps one a quarter of that, since a statement's strings live in
+/// memory beside every table (54000 `requested length too large` past it).
+pub const SQL_TEXT_BYTES_MAX: usize = 256 * 1024 * 1024;

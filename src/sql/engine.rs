@@ -273,6 +273,10 @@ pub struct PgSession {
     /// costs a parse, a type inference and a description, each of the last two with the
     /// database locked.
     parsed: std::collections::HashMap<(String, Vec<Oid>), Arc<Prepared1>>,
+    /// The `application_name` last reported to the client with ParameterStatus, and the one
+    /// the startup packet gave.
+    reported_application_name: String,
+    startup_application_name: String,
 }
 
 /// How many distinct statement texts a session keeps parsed (see [`PgSession::parsed`]); past
@@ -847,7 +851,10 @@ impl Engine for SqlEngine {
     ) -> Result<Connected<PgSession>, ErrorResponse> {
         let (parameters, notices) = startup_parameters(startup)?;
         let id = key.process_id;
-        let session = PgSession {
+        // The name as ParameterStatus reports it (cut to 63 bytes, non-ASCII replaced).
+        let application_name =
+            parameters.iter().find(|(n, _)| n == "application_name").map(|(_, v)| v.as_str()).unwrap_or("");
+        let mut session = PgSession {
             id,
             described: false,
             in_simple_query: false,
@@ -861,10 +868,13 @@ impl Engine for SqlEngine {
             },
             prepared: Prepared::default(),
             parsed: Default::default(),
+            reported_application_name: application_name.to_string(),
+            startup_application_name: application_name.to_string(),
         };
-        // The name as ParameterStatus reports it (cut to 63 bytes, non-ASCII replaced).
-        let application_name =
-            parameters.iter().find(|(n, _)| n == "application_name").map(|(_, v)| v.as_str()).unwrap_or("");
+        // SHOW and current_setting() answer the startup's value until a SET changes it.
+        if !application_name.is_empty() {
+            session.exec.settings.insert("application_name".into(), application_name.to_string());
+        }
         self.activity.register(activity::Backend::new(id, startup.database(), startup.user(), application_name, peer));
         Ok(Connected { session, parameters, notices })
     }
@@ -1057,6 +1067,19 @@ impl Engine for SqlEngine {
 
     /// Asked right before every ReadyForQuery, which is when PostgreSQL reports a session idle:
     /// the activity registry learns it here.
+    /// `application_name` is the reported setting a session changes (SET, set_config): PostgreSQL
+    /// then sends its new value. (The others it reports, DateStyle, TimeZone, IntervalStyle,
+    /// client_encoding, are fixed in terrarium.)
+    fn changed_parameters(&self, session: &mut PgSession) -> Vec<(String, String)> {
+        // RESET goes back to the startup packet's value.
+        let now = session.exec.settings.get("application_name").unwrap_or(&session.startup_application_name).clone();
+        if now == session.reported_application_name {
+            return Vec::new();
+        }
+        session.reported_application_name = now.clone();
+        vec![("application_name".into(), now)]
+    }
+
     fn transaction_status(&self, session: &PgSession) -> TransactionStatus {
         if let Some(name) = session.exec.settings.get("application_name") {
             self.activity.set_application_name(session.id, name);

@@ -37,6 +37,7 @@ use super::types::{parse_bool, Datum, SqlType};
 mod bulk;
 mod catalog;
 mod constraints;
+mod functions;
 mod query;
 mod ri;
 mod typed;
@@ -1726,7 +1727,7 @@ fn literal(v: &Value) -> R<Datum> {
 }
 
 fn is_aggregate(name: &str) -> bool {
-    matches!(name, "count" | "sum" | "min" | "max" | "avg")
+    matches!(name, "count" | "sum" | "min" | "max" | "avg" | "bool_and" | "bool_or" | "every" | "string_agg")
 }
 
 fn function_name(f: &ast::Function) -> String {
@@ -1858,13 +1859,15 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                 _ => Ok(Datum::Null),
             }
         }
-        Expr::Like { negated, expr, pattern, .. } => {
+        Expr::Like { negated, expr, pattern, .. } | Expr::ILike { negated, expr, pattern, .. } => {
             let v = eval(expr, scope, db)?;
             let p = eval(pattern, scope, db)?;
+            // ILIKE: both sides lower-cased, as PostgreSQL folds case for it.
+            let fold = |s: String| if matches!(e, Expr::ILike { .. }) { s.to_lowercase() } else { s };
             match (v, p) {
                 (Datum::Null, _) | (_, Datum::Null) => Ok(Datum::Null),
                 (v, p) => {
-                    let (v, p) = (v.to_text().unwrap_or_default(), p.to_text().unwrap_or_default());
+                    let (v, p) = (fold(v.to_text().unwrap_or_default()), fold(p.to_text().unwrap_or_default()));
                     Ok(Datum::Bool(like(v.as_bytes(), p.as_bytes()) != *negated))
                 }
             }
@@ -1964,8 +1967,12 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                 db.sleep_request.set(Some(before + secs.max(0.0)));
                 return Ok(Datum::Text(String::new()));
             }
+            // current_setting() and format() are STABLE in PostgreSQL: not folded while planning, so
+            // their errors come with the rows, after RowDescription (the dry run lets them pass).
+            let stable = matches!(name.as_str(), "current_setting" | "format");
+            let dry = scope.ctx.is_some_and(|c| c.dry);
             if let Some(r) = catalog::function(db, &name, &args) {
-                return r;
+                return if r.is_err() && stable && dry { Ok(Datum::Null) } else { r };
             }
             let exprs = function_args(f);
             let arg_type = |i: usize| match exprs.get(i) {
@@ -1981,6 +1988,10 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
                     return Ok(Datum::Null);
                 }
                 return r;
+            }
+            let types: Vec<SqlType> = (0..exprs.len()).map(arg_type).collect();
+            if let Some(r) = functions::call(&name, &args, &types) {
+                return if r.is_err() && stable && dry { Ok(Datum::Null) } else { r };
             }
             scalar_function(&name, args)
         }
@@ -2024,6 +2035,52 @@ fn eval(e: &Expr, scope: &Scope, db: &Database) -> R<Datum> {
             let Some(text) = text.to_text() else { return Ok(Datum::Null) };
             let unit = iv.leading_field.as_ref().map(|f| super::types::datetime::canonical_unit(&f.to_string()));
             Ok(Datum::Interval(super::types::datetime::interval_in_as(&text, unit.as_deref())?))
+        }
+        // SUBSTRING(s FROM a FOR n) / substring(s, a, n) / substr(s, a, n): characters from
+        // position a (1-based; before 1 counts against n), n of them (negative n is 22011).
+        Expr::Substring { expr, substring_from, substring_for, .. } => {
+            let s = eval(expr, scope, db)?;
+            let from = substring_from.as_ref().map(|e| eval(e, scope, db)).transpose()?;
+            let len = substring_for.as_ref().map(|e| eval(e, scope, db)).transpose()?;
+            if s.is_null() || from.as_ref().is_some_and(Datum::is_null) || len.as_ref().is_some_and(Datum::is_null) {
+                return Ok(Datum::Null);
+            }
+            let chars: Vec<char> = s.to_text().unwrap_or_default().chars().collect();
+            let start = from.map(|d| as_f64(&d).unwrap_or(1.0) as i64).unwrap_or(1);
+            let end = match len.map(|d| as_f64(&d).unwrap_or(0.0) as i64) {
+                Some(n) if n < 0 => return Err(SqlError::new("22011", "negative substring length not allowed").into()),
+                Some(n) => start.saturating_add(n),
+                None => i64::MAX,
+            };
+            let (a, b) = (start.max(1) - 1, end.max(1) - 1);
+            let (a, b) = (a.min(chars.len() as i64) as usize, b.min(chars.len() as i64) as usize);
+            Ok(Datum::Text(chars[a..b.max(a)].iter().collect()))
+        }
+        // TRIM([BOTH | LEADING | TRAILING] [chars FROM] s), TRIM(s, chars).
+        Expr::Trim { expr, trim_where, trim_what, trim_characters } => {
+            let s = eval(expr, scope, db)?;
+            let set = match (trim_what, trim_characters) {
+                (Some(w), _) => eval(w, scope, db)?,
+                (None, Some(cs)) if !cs.is_empty() => eval(&cs[0], scope, db)?,
+                _ => Datum::Text(" ".into()),
+            };
+            let name = match trim_where {
+                Some(ast::TrimWhereField::Leading) => "ltrim",
+                Some(ast::TrimWhereField::Trailing) => "rtrim",
+                _ => "btrim",
+            };
+            functions::call(name, &[s, set], &[SqlType::Text, SqlType::Text]).expect("a function of ours")
+        }
+        // POSITION(sub IN s): strpos(s, sub).
+        Expr::Position { expr, r#in } => {
+            let (sub, s) = (eval(expr, scope, db)?, eval(r#in, scope, db)?);
+            functions::call("strpos", &[s, sub], &[SqlType::Text, SqlType::Text]).expect("a function of ours")
+        }
+        Expr::Ceil { expr, field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) }
+        | Expr::Floor { expr, field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) } => {
+            let name = if matches!(e, Expr::Ceil { .. }) { "ceil" } else { "floor" };
+            let v = eval(expr, scope, db)?;
+            functions::call(name, &[v], &[static_type(expr, scope, db)]).expect("a function of ours")
         }
         Expr::Extract { field, expr, .. } => {
             let v = eval(expr, scope, db)?;
@@ -2158,6 +2215,7 @@ fn scalar_function(name: &str, args: Vec<Datum>) -> R<Datum> {
         "abs" => match arg(0) {
             Datum::Int(n) => Datum::Int(n.abs()),
             Datum::Float(f) => Datum::Float(f.abs()),
+            Datum::Numeric(t) => Datum::Numeric(t.strip_prefix('-').map(str::to_string).unwrap_or(t)),
             d => d,
         },
         "greatest" | "least" => {
@@ -2260,6 +2318,14 @@ fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> R<Datum> {
         | BinaryOperator::Multiply
         | BinaryOperator::Divide
         | BinaryOperator::Modulo => arithmetic(op, l, r),
+        // `^`: exponentiation, in double precision for these operands (numeric ^ numeric is
+        // numeric in PostgreSQL; its digits differ only past double precision's).
+        BinaryOperator::PGExp => {
+            if l.is_null() || r.is_null() {
+                return Ok(Datum::Null);
+            }
+            functions::call("power", &[l, r], &[SqlType::Float8, SqlType::Float8]).expect("a function of ours")
+        }
         BinaryOperator::PGRegexMatch
         | BinaryOperator::PGRegexIMatch
         | BinaryOperator::PGRegexNotMatch
@@ -3169,6 +3235,14 @@ fn output_name(e: &Expr) -> String {
         Expr::Exists { negated: false, .. } => "exists".into(),
         Expr::Case { .. } => "case".into(),
         Expr::Extract { .. } => "extract".into(),
+        Expr::Substring { shorthand: true, .. } => "substr".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Trim { trim_where: Some(ast::TrimWhereField::Leading), .. } => "ltrim".into(),
+        Expr::Trim { trim_where: Some(ast::TrimWhereField::Trailing), .. } => "rtrim".into(),
+        Expr::Trim { .. } => "btrim".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Floor { .. } => "floor".into(),
         Expr::Interval(_) => "interval".into(),
         Expr::TypedString(ts) => {
             column_type(&ts.data_type).map(|(t, _, _)| pg_internal_name(t).to_string()).unwrap_or("?column?".into())
@@ -3252,6 +3326,7 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
         },
         Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => static_type(inner, scope, db),
         Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::PGExp => SqlType::Float8,
             BinaryOperator::Eq
             | BinaryOperator::NotEq
             | BinaryOperator::Lt
@@ -3293,13 +3368,21 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
                 }
             }
         },
-        Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::In { .. } | Expr::Between { .. } | Expr::Like { .. } => {
-            SqlType::Bool
-        }
+        Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::In { .. }
+        | Expr::Between { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. } => SqlType::Bool,
         Expr::Cast { data_type, .. } => column_type(data_type).map(|t| t.0).unwrap_or(SqlType::Text),
         Expr::TypedString(ts) => column_type(&ts.data_type).map(|t| t.0).unwrap_or(SqlType::Text),
         Expr::Interval(_) => SqlType::Interval,
         Expr::Extract { .. } => SqlType::Numeric,
+        Expr::Substring { .. } | Expr::Trim { .. } => SqlType::Text,
+        Expr::Position { .. } => SqlType::Int4,
+        Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
+            functions::result_type("ceil", &[static_type(expr, scope, db)]).unwrap_or(SqlType::Numeric)
+        }
         Expr::Function(f) => match function_name(f).as_str() {
             "count" => SqlType::Int8,
             // PostgreSQL's sum() widens integers (int2/int4 to bigint, bigint to numeric) and keeps
@@ -3325,6 +3408,8 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
                 _ => SqlType::Text,
             },
             "length" | "char_length" => SqlType::Int4,
+            "bool_and" | "bool_or" | "every" => SqlType::Bool,
+            "string_agg" => SqlType::Text,
             "generate_series" => {
                 let types: Vec<SqlType> = function_args(f)
                     .iter()
@@ -3354,7 +3439,19 @@ fn static_type(e: &Expr, scope: &Scope, db: &Database) -> SqlType {
                 Some(FunctionArgExpr::Expr(e)) => typed::date_trunc_type(static_type(e, scope, db)),
                 _ => SqlType::Timestamptz,
             },
-            other => typed::function_type(other).or_else(|| catalog::function_type(other)).unwrap_or(SqlType::Text),
+            other => typed::function_type(other)
+                .or_else(|| catalog::function_type(other))
+                .or_else(|| {
+                    let types: Vec<SqlType> = function_args(f)
+                        .iter()
+                        .map(|a| match a {
+                            FunctionArgExpr::Expr(e) => static_type(e, scope, db),
+                            _ => SqlType::Text,
+                        })
+                        .collect();
+                    functions::result_type(other, &types)
+                })
+                .unwrap_or(SqlType::Text),
         },
         Expr::Collate { expr, .. } => static_type(expr, scope, db),
         _ => SqlType::Text,

@@ -184,6 +184,12 @@ pub trait Engine: Send + Sync + 'static {
     /// ReadyForQuery's status byte.
     fn transaction_status(&self, session: &Self::Session) -> TransactionStatus;
 
+    /// The reported settings (ParameterStatus) whose values changed since they were last sent,
+    /// asked right before each ReadyForQuery, which is where PostgreSQL reports them.
+    fn changed_parameters(&self, _session: &mut Self::Session) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// The fast-path FunctionCall. PostgreSQL looks the function up by OID; terrarium has none to
     /// offer unless an engine says otherwise.
     fn function_call(
@@ -293,6 +299,14 @@ impl<S, P> Prepared<S, P> {
     pub fn drop_portals(&mut self) {
         self.portals.clear();
     }
+}
+
+/// ReadyForQuery, after a ParameterStatus for each reported setting the engine says changed.
+fn send_ready<E: Engine>(engine: &E, client: &mut Client, session: &mut E::Session) {
+    for (name, value) in engine.changed_parameters(session) {
+        client.send(BackendMessage::ParameterStatus { name, value });
+    }
+    client.send(BackendMessage::ReadyForQuery(engine.transaction_status(session)));
 }
 
 /// ParameterStatus name/value pairs, in the order sent.
@@ -779,7 +793,7 @@ impl<E: Engine> PgServer<E> {
                         if extended {
                             skipping = true;
                         } else {
-                            client.send(BackendMessage::ReadyForQuery(engine.transaction_status(session)));
+                            send_ready(engine, client, session);
                             client.flush().await;
                         }
                     }
@@ -798,7 +812,7 @@ impl<E: Engine> PgServer<E> {
                     if let Err(e) = engine.simple_query(session, &sql, client).await {
                         failed = Some((e, false));
                     } else {
-                        client.send(BackendMessage::ReadyForQuery(engine.transaction_status(session)));
+                        send_ready(engine, client, session);
                         client.flush().await;
                     }
                 }
@@ -844,7 +858,7 @@ impl<E: Engine> PgServer<E> {
                 FrontendMessage::Sync => {
                     skipping = false;
                     engine.sync(session);
-                    client.send(BackendMessage::ReadyForQuery(engine.transaction_status(session)));
+                    send_ready(engine, client, session);
                     client.flush().await;
                 }
                 FrontendMessage::Flush => client.flush().await,
@@ -853,7 +867,7 @@ impl<E: Engine> PgServer<E> {
                     match engine.function_call(session, function_oid, args) {
                         Ok(v) => {
                             client.send(BackendMessage::FunctionCallResponse(v));
-                            client.send(BackendMessage::ReadyForQuery(engine.transaction_status(session)));
+                            send_ready(engine, client, session);
                             client.flush().await;
                         }
                         Err(e) => failed = Some((e, false)),
@@ -884,7 +898,7 @@ impl<E: Engine> PgServer<E> {
                 if extended {
                     skipping = true;
                 } else {
-                    client.send(BackendMessage::ReadyForQuery(engine.transaction_status(session)));
+                    send_ready(engine, client, session);
                     client.flush().await;
                 }
             }

@@ -128,8 +128,13 @@ pub struct State {
     /// `pg_backend_pid()`: set here for catalog queries and by the engine before every
     /// statement (an INSERT ... SELECT pg_backend_pid() reads it too).
     pub(crate) pid: i32,
-    /// The settings of the session reading the catalogs, for `pg_settings`.
+    /// The settings of the session reading the catalogs, for `pg_settings` and
+    /// `current_setting()`, with its isolation levels (transaction, default), kept apart.
     pub(crate) session_settings: std::collections::BTreeMap<String, String>,
+    isolation: (&'static str, &'static str),
+    /// `set_config()` calls of the running statement: (name, value, is_local), applied to the
+    /// session once the statement is done (see `run_query`).
+    set_config_requests: Vec<(String, String, bool)>,
     /// The engine's session registry, for `pg_stat_activity` and `pg_locks` (none when the
     /// executor runs without an engine, in unit tests and WAL replay).
     pub(crate) activity: Option<std::sync::Arc<crate::sql::activity::Activity>>,
@@ -144,6 +149,8 @@ impl Default for State {
             database: "postgres".into(),
             pid: 0,
             session_settings: Default::default(),
+            isolation: ("read committed", "read committed"),
+            set_config_requests: Vec::new(),
             activity: None,
         }
     }
@@ -173,6 +180,8 @@ fn set_identity(db: &Database, sess: &Session) {
     if s.session_settings != sess.settings {
         s.session_settings = sess.settings.clone();
     }
+    let running = sess.txn.as_ref().map(|t| t.isolation).unwrap_or(sess.default_isolation);
+    s.isolation = (super::isolation_name(running), super::isolation_name(sess.default_isolation));
 }
 
 fn user(db: &Database) -> String {
@@ -240,6 +249,8 @@ const INFORMATION_SCHEMA_RELATIONS: &[&str] =
 /// The functions this module answers; a statement calling one gets the session's user and
 /// database set for it.
 const FUNCTIONS: &[&str] = &[
+    "current_setting",
+    "set_config",
     "current_database",
     "current_catalog",
     "current_user",
@@ -388,6 +399,15 @@ pub(super) fn run_query(
         }
     }
     let r = f(db, sess);
+    // set_config() takes effect as a SET of the same setting would.
+    let requests = std::mem::take(&mut db.catalog.borrow_mut().set_config_requests);
+    for (name, value, local) in requests {
+        let local = if local { "LOCAL " } else { "" };
+        let sql = format!("SET {local}{} = '{}'", quote_ident(&name), value.replace('\'', "''"));
+        if let Ok(Some(ast::Statement::Set(set))) = super::parse(&sql).map(|mut v| v.pop()) {
+            super::set_statement(sess, &set)?;
+        }
+    }
     for k in &relations {
         db.tables.remove(*k);
     }
@@ -1928,6 +1948,7 @@ fn materialize(db: &Database, key: &str) -> Table {
 /// The result type of a catalog function, for RowDescription and type checks.
 pub(super) fn function_type(name: &str) -> Option<SqlType> {
     Some(match name {
+        "current_setting" | "set_config" => SqlType::Text,
         "current_database"
         | "current_catalog"
         | "current_user"
@@ -2015,6 +2036,42 @@ pub(super) fn function(db: &Database, name: &str, args: &[Datum]) -> Option<R<Da
     }
     let out = match name {
         "current_database" | "current_catalog" => t_name(&database(db)),
+        // current_setting(name [, missing_ok]): what SHOW name answers.
+        "current_setting" => {
+            let name = text_arg(arg(0)).unwrap_or_default().to_lowercase();
+            let st = db.catalog.borrow();
+            let value = match name.as_str() {
+                "transaction_isolation" => Some(st.isolation.0.to_string()),
+                "default_transaction_isolation" => Some(st.isolation.1.to_string()),
+                "server_version" => Some(crate::sql::server::SERVER_VERSION.to_string()),
+                "server_version_num" => Some(crate::sql::server::SERVER_VERSION_NUM.to_string()),
+                other => st
+                    .session_settings
+                    .get(other)
+                    .cloned()
+                    .or_else(|| crate::sql::guc::default_value(other).map(str::to_string))
+                    .or_else(|| wal::show(other).map(str::to_string)),
+            };
+            match value {
+                Some(v) => t(&v),
+                None if matches!(arg(1), Some(Datum::Bool(true))) => N,
+                None => {
+                    let msg = format!("unrecognized configuration parameter \"{name}\"");
+                    return Some(Err(SqlError::new("42704", msg).into()));
+                }
+            }
+        }
+        // set_config(name, value, is_local): the value, set for the session (or transaction)
+        // once the statement is done; later calls in the same statement already see it.
+        "set_config" => {
+            let name = text_arg(arg(0)).unwrap_or_default().to_lowercase();
+            let value = text_arg(arg(1)).unwrap_or_default();
+            let local = matches!(arg(2), Some(Datum::Bool(true)));
+            let mut st = db.catalog.borrow_mut();
+            st.session_settings.insert(name.clone(), value.clone());
+            st.set_config_requests.push((name, value.clone(), local));
+            t(&value)
+        }
         "current_user" | "session_user" | "user" => t_name(&user(db)),
         "current_schema" => t("public"),
         "current_schemas" => {

@@ -2340,7 +2340,21 @@ fn aggregate(f: &ast::Function, rows: &[&JRow], level: &Scope, db: &Database) ->
         Some(FunctionArgExpr::Expr(e)) => Some(e),
         _ => None, // count(*)
     };
+    // `agg(x ORDER BY k)`: the values go in the order of k (string_agg cares; the others not).
+    let order: &[ast::OrderByExpr] = match &f.args {
+        FunctionArguments::List(l) => l
+            .clauses
+            .iter()
+            .find_map(|c| match c {
+                ast::FunctionArgumentClause::OrderBy(o) => Some(o.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[]),
+        _ => &[],
+    };
     let mut values = Vec::new();
+    let mut keys: Vec<Vec<Datum>> = Vec::new();
+    let mut delimiter = None;
     for r in rows {
         let scope = Scope { row: RowRef::Flat(r), ..*level };
         // `agg(x) FILTER (WHERE cond)`: only the rows that satisfy cond.
@@ -2354,10 +2368,58 @@ fn aggregate(f: &ast::Function, rows: &[&JRow], level: &Scope, db: &Database) ->
             Some(e) => {
                 let d = eval(e, &scope, db)?;
                 if !d.is_null() {
+                    if name == "string_agg" && delimiter.is_none() {
+                        if let Some(FunctionArgExpr::Expr(sep)) = args.get(1) {
+                            delimiter = eval(sep, &scope, db)?.to_text();
+                        }
+                    }
+                    if !order.is_empty() {
+                        keys.push(order.iter().map(|o| eval(&o.expr, &scope, db)).collect::<R<Vec<_>>>()?);
+                    }
                     values.push(d);
                 }
             }
         }
+    }
+    if !order.is_empty() && keys.len() == values.len() {
+        let mut paired: Vec<(Vec<Datum>, Datum)> = keys.into_iter().zip(values).collect();
+        paired.sort_by(|(a, _), (b, _)| {
+            for (o, (x, y)) in order.iter().zip(a.iter().zip(b)) {
+                let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+                // NULLs sort last ascending and first descending, unless told.
+                let nulls_first = o.options.nulls_first.unwrap_or(desc);
+                let c = match (x.is_null(), y.is_null()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => {
+                        if nulls_first {
+                            std::cmp::Ordering::Less
+                        } else {
+                            std::cmp::Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if nulls_first {
+                            std::cmp::Ordering::Greater
+                        } else {
+                            std::cmp::Ordering::Less
+                        }
+                    }
+                    _ => {
+                        let c = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
+                        if desc {
+                            c.reverse()
+                        } else {
+                            c
+                        }
+                    }
+                };
+                if c != std::cmp::Ordering::Equal {
+                    return c;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        values = paired.into_iter().map(|(_, v)| v).collect();
     }
     // count(DISTINCT x), sum(DISTINCT x): each value once.
     let distinct = matches!(&f.args, FunctionArguments::List(l)
@@ -2389,6 +2451,12 @@ fn aggregate(f: &ast::Function, rows: &[&JRow], level: &Scope, db: &Database) ->
                 Some(d) => d,
                 None => Datum::Float(values.iter().filter_map(as_f64).sum::<f64>() / values.len() as f64),
             }
+        }
+        "bool_and" | "every" => Datum::Bool(values.iter().all(truthy)),
+        "bool_or" => Datum::Bool(values.iter().any(truthy)),
+        "string_agg" => {
+            let parts: Vec<String> = values.iter().filter_map(Datum::to_text).collect();
+            Datum::Text(parts.join(delimiter.as_deref().unwrap_or("")))
         }
         "min" | "max" => {
             let mut best = values[0].clone();
