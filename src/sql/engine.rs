@@ -871,9 +871,14 @@ impl Engine for SqlEngine {
             reported_application_name: application_name.to_string(),
             startup_application_name: application_name.to_string(),
         };
-        // SHOW and current_setting() answer the startup's value until a SET changes it.
+        // SHOW and current_setting() answer the startup's values until a SET changes them.
         if !application_name.is_empty() {
             session.exec.settings.insert("application_name".into(), application_name.to_string());
+        }
+        for (name, value) in &parameters {
+            if matches!(name.as_str(), "DateStyle" | "IntervalStyle" | "TimeZone" | "client_encoding") {
+                session.exec.settings.insert(name.to_lowercase(), value.clone());
+            }
         }
         self.activity.register(activity::Backend::new(id, startup.database(), startup.user(), application_name, peer));
         Ok(Connected { session, parameters, notices })

@@ -1261,6 +1261,10 @@ fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
         }
         "default_transaction_isolation" => isolation_name(sess.default_isolation).to_string(),
         "server_version" => super::server::SERVER_VERSION.to_string(),
+        "server_version_num" => super::server::SERVER_VERSION_NUM.to_string(),
+        // Reported at startup but not in pg_settings: the bootstrap superuser is every session's.
+        "is_superuser" => "on".to_string(),
+        "session_authorization" => sess.user.clone(),
         other => match sess
             .settings
             .get(other)
@@ -1274,7 +1278,7 @@ fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
             }
         },
     };
-    let col = name.replace(' ', "_");
+    let col = catalog::wal::canonical(&name).map(str::to_string).unwrap_or_else(|| name.replace(' ', "_"));
     Ok(Output::Rows {
         columns: vec![OutColumn { name: col, ty: SqlType::Text }],
         rows: vec![vec![Datum::Text(value)]],

@@ -1,0 +1,28 @@
+-- SET, SHOW and RESET of the settings drivers and tools read, with PostgreSQL 15's defaults.
+SHOW search_path;
+SET search_path = public;
+SHOW search_path;
+RESET search_path;
+SHOW search_path;
+SHOW timezone;
+SHOW datestyle;
+SHOW client_encoding;
+SHOW max_connections;
+SHOW work_mem;
+SET work_mem = '64MB';
+SHOW work_mem;
+SHOW default_transaction_isolation;
+SET default_transaction_isolation = 'repeatable read';
+SHOW transaction_isolation;
+SHOW is_superuser;
+SHOW standard_conforming_strings;
+SHOW integer_datetimes;
+SHOW server_encoding;
+SELECT txid_current() = txid_current(), pg_current_xact_id() IS NOT NULL;
+SELECT version() LIKE 'PostgreSQL 15.%';
+SHOW session_authorization;
+SHOW server_version_num;
+SHOW TimeZone;
+RESET ALL;
+SHOW DateStyle;
+SELECT name, setting, unit, vartype, boot_val FROM pg_settings WHERE name IN ('search_path', 'work_mem', 'max_connections', 'shared_buffers', 'TimeZone', 'DateStyle', 'standard_conforming_strings') ORDER BY name;
