@@ -698,7 +698,7 @@ impl SqlEngine {
                             return Err(cut.error());
                         }
                         if since.elapsed() >= timeouts.deadlock {
-                            if let Some(detail) = self.deadlock(sess.id) {
+                            if let Some(detail) = self.deadlock(sess.id, &sess.exec.database) {
                                 self.activity.set_wait(sess.id, None);
                                 self.fail(sess);
                                 return Err(ErrorResponse::error(SqlState(*b"40P01"), "deadlock detected")
@@ -769,9 +769,9 @@ impl SqlEngine {
     }
 
     /// A cycle through `me` in the wait-for graph, described as PostgreSQL's DETAIL does.
-    fn deadlock(&self, me: i32) -> Option<String> {
+    fn deadlock(&self, me: i32, database: &str) -> Option<String> {
         // The database before the registry, the order the catalogs take them in.
-        let db = self.db.lock().expect("database");
+        let mut db = self.db.lock().expect("database");
         let mut lines = Vec::new();
         let mut s = me;
         for _ in 0..64 {
@@ -779,6 +779,7 @@ impl SqlEngine {
             let holder = holder?;
             lines.push(format!("Process {s} waits for ShareLock on transaction {xid}; blocked by process {holder}."));
             if holder == me {
+                db.db_stats.entry(database.to_string()).or_default().deadlocks += 1;
                 return Some(lines.join("\n"));
             }
             s = holder;
@@ -903,7 +904,11 @@ impl Engine for SqlEngine {
             let (failed, awaiting) = {
                 let mut db = self.db.lock().expect("database");
                 // A deferred constraint that fails when the implicit block commits fails the Query.
+                let top = session.exec.txn.as_ref().map(|t| t.top);
                 let failed = exec::end_implicit_block(&mut db, &mut session.exec);
+                if let (Some(t), None) = (top, &session.exec.txn) {
+                    exec::count_transaction_end(&mut db, &session.exec.database, t);
+                }
                 (failed, Self::take_awaiting(&mut db))
             };
             if let Some(awaiting) = awaiting {

@@ -233,11 +233,46 @@ pub struct Database {
     pub ddl_log: Vec<super::wal::WalEntry>,
     /// Checkpoint counters and settings (`sql::checkpoint`).
     pub checkpoints: super::checkpoint::Stats,
+    /// `pg_stat_database`'s counters, by the database name the sessions connected with.
+    pub db_stats: std::collections::HashMap<String, DbStats>,
     /// The sequence value last logged per table (see [`log_sequences`]).
     pub sequences_logged: std::collections::HashMap<String, i64>,
     /// What may interrupt the running statement: its `statement_timeout` deadline and the
     /// session's cancel flag (set by the connection around each statement).
     pub interrupts: Interrupts,
+}
+
+/// What `pg_stat_database` counts for one database: transactions that committed or rolled back
+/// (read-only ones too, as PostgreSQL counts them), rows written, deadlocks detected.
+#[derive(Debug, Default, Clone)]
+pub struct DbStats {
+    pub xact_commit: u64,
+    pub xact_rollback: u64,
+    pub tup_inserted: u64,
+    pub tup_updated: u64,
+    pub tup_deleted: u64,
+    pub deadlocks: u64,
+}
+
+/// `database`'s counters, made on first use (without allocating the name on every row written).
+pub(super) fn db_stats<'a>(db: &'a mut Database, database: &str) -> &'a mut DbStats {
+    if !db.db_stats.contains_key(database) {
+        db.db_stats.insert(database.to_string(), DbStats::default());
+    }
+    db.db_stats.get_mut(database).expect("just made")
+}
+
+/// Counts a transaction that ended for `database`'s `pg_stat_database` row: committed (or
+/// committed and waiting for its WAL flush) or rolled back. Still running: not counted.
+pub fn count_transaction_end(db: &mut Database, database: &str, top: Xid) {
+    let committed = db.tx.status(top) == super::mvcc::Status::Committed || db.flushing.contains(&top);
+    let aborted = !committed && !db.tx.is_active(top);
+    let s = db.db_stats.entry(database.to_string()).or_default();
+    if committed {
+        s.xact_commit += 1;
+    } else if aborted {
+        s.xact_rollback += 1;
+    }
 }
 
 /// The running statement's deadline and cancel flag, checked every [`INTERRUPT_CHECK_EVALS`]
@@ -298,6 +333,7 @@ impl Default for Database {
             checkpoints: Default::default(),
             interrupts: Default::default(),
             sequences_logged: Default::default(),
+            db_stats: Default::default(),
         }
     }
 }
@@ -555,6 +591,25 @@ fn syntax_error(msg: &str) -> SqlError {
 
 /// Runs one parsed statement in `sess`, managing implicit transactions and failed blocks.
 pub fn execute(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Result<Output, ExecError> {
+    // The transaction the statement ends, if it ends one, is counted for pg_stat_database: the
+    // block it was in, or the implicit one it ran in (the next xid when it started none).
+    let (top_before, next_before) = (sess.txn.as_ref().map(|t| t.top), db.tx.next_xid());
+    let r = execute_statement(db, sess, stmt);
+    let top_after = sess.txn.as_ref().map(|t| t.top);
+    let ended = match (top_before, top_after) {
+        (Some(t), after) if after != Some(t) => Some(t),
+        (None, None) if db.tx.next_xid() > next_before => Some(next_before),
+        _ => None,
+    };
+    // A statement that must wait gave its implicit transaction up only to run again.
+    if let (Some(t), false) = (ended, matches!(r, Err(ExecError::Wait(_)))) {
+        let database = sess.database.clone();
+        count_transaction_end(db, &database, t);
+    }
+    r
+}
+
+fn execute_statement(db: &mut Database, sess: &mut Session, stmt: &Statement) -> Result<Output, ExecError> {
     sess.notices.clear();
     // Transaction control runs even in a failed block.
     match stmt {
@@ -1557,7 +1612,11 @@ fn create_table_as(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable,
         }
         return Err(SqlError::new("42P07", format!("relation \"{name}\" already exists")).into());
     }
-    let Output::Rows { columns, rows, .. } = select(db, sess, q)? else {
+    let out = match catalog::uses(q) {
+        Some(_) => catalog::run_query(db, sess, q, |db, sess| select(db, sess, q))?,
+        None => select(db, sess, q)?,
+    };
+    let Output::Rows { columns, rows, .. } = out else {
         return Err(SqlError::new("0A000", "CREATE TABLE ... AS needs a query that returns rows").into());
     };
     if ct.columns.len() > columns.len() {
@@ -2813,6 +2872,7 @@ fn insert_row(db: &mut Database, sess: &mut Session, name: &str, row: Row, xid: 
     let ctid = t.heap.insert(xid, cid, row);
     constraints::index_row(db, name, ctid);
     db.undo.push((name.to_string(), ctid, None));
+    db_stats(db, &sess.database).tup_inserted += 1;
     log_change(sess, xid, super::wal::WalEntry::Insert { table: name.to_string(), ctid, xid, cid, row: text });
     ri::after_insert(db, sess, name, ctid);
     Ok(ctid)

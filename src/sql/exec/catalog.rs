@@ -199,6 +199,7 @@ fn database(db: &Database) -> String {
 /// The `pg_catalog` relations there are (found with or without the `pg_catalog.` qualifier).
 const PG_CATALOG_RELATIONS: &[&str] = &[
     "pg_stat_bgwriter",
+    "pg_stat_database",
     "pg_settings",
     // A function without arguments in FROM, read as a relation (see `table_function`).
     "pg_ls_waldir",
@@ -1122,6 +1123,7 @@ fn columns_of(key: &str) -> &'static str {
         "pg_stat_activity" => monitor::STAT_ACTIVITY_COLUMNS,
         "pg_locks" => monitor::LOCKS_COLUMNS,
         "pg_stat_bgwriter" => wal::STAT_BGWRITER_COLUMNS,
+        "pg_stat_database" => monitor::STAT_DATABASE_COLUMNS,
         "pg_settings" => wal::SETTINGS_COLUMNS,
         "pg_ls_waldir" => wal::LS_WALDIR_COLUMNS,
         "information_schema.views" => {
@@ -1146,6 +1148,7 @@ fn parse_columns(spec: &str) -> Vec<Column> {
                 "int4" => SqlType::Int4,
                 "int8" => SqlType::Int8,
                 "float4" => SqlType::Float4,
+                "float8" => SqlType::Float8,
                 "bool" => SqlType::Bool,
                 "xid" => SqlType::Xid,
                 "tstz" => SqlType::Timestamptz,
@@ -1773,6 +1776,7 @@ fn rows_of(db: &Database, key: &str) -> Vec<Row> {
         "pg_stat_activity" => rows = monitor::stat_activity_rows(db),
         "pg_locks" => rows = monitor::locks_rows(db),
         "pg_stat_bgwriter" => rows = wal::stat_bgwriter_rows(db),
+        "pg_stat_database" => rows = monitor::stat_database_rows(db),
         "pg_settings" => rows = wal::settings_rows(db),
         "pg_ls_waldir" => rows = wal::ls_waldir_rows(db),
         // The rest are empty: terrarium has no comments, inheritance, policies, extended

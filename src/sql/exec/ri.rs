@@ -290,6 +290,7 @@ pub(super) fn write(
         Some(row) => {
             let o = table.heap.update(tx, ctid, xid, cid, own, row);
             if let WriteOutcome::Ok(Some(newc)) = o {
+                db_stats(db, &sess.database).tup_updated += 1;
                 db.undo.push((name.to_string(), ctid, saved));
                 db.undo.push((name.to_string(), newc, None));
                 constraints::index_row(db, name, newc);
@@ -315,6 +316,7 @@ pub(super) fn write(
         None => {
             let o = table.heap.delete(tx, ctid, xid, cid, own);
             if matches!(o, WriteOutcome::Ok(_)) {
+                db_stats(db, &sess.database).tup_deleted += 1;
                 db.undo.push((name.to_string(), ctid, saved));
                 log_change(sess, xid, super::super::wal::WalEntry::Delete { table: name.to_string(), ctid, xid });
                 after_delete(db, sess, name, &old_row);

@@ -31,6 +31,13 @@ pub(super) const STAT_ACTIVITY_COLUMNS: &str = "datid oid, datname name, pid int
      backend_start tstz, xact_start tstz, query_start tstz, state_change tstz, wait_event_type text, \
      wait_event text, state text, backend_xid xid, backend_xmin xid, query_id int8, query text, backend_type text";
 
+pub(super) const STAT_DATABASE_COLUMNS: &str = "datid oid, datname name, numbackends int4, xact_commit int8, \
+     xact_rollback int8, blks_read int8, blks_hit int8, tup_returned int8, tup_fetched int8, tup_inserted int8, \
+     tup_updated int8, tup_deleted int8, conflicts int8, temp_files int8, temp_bytes int8, deadlocks int8, \
+     checksum_failures int8, checksum_last_failure tstz, blk_read_time float8, blk_write_time float8, \
+     session_time float8, active_time float8, idle_in_transaction_time float8, sessions int8, \
+     sessions_abandoned int8, sessions_fatal int8, sessions_killed int8, stats_reset tstz";
+
 pub(super) const LOCKS_COLUMNS: &str = "locktype text, database oid, relation oid, page int4, tuple int2, \
      virtualxid text, transactionid xid, classid oid, objid oid, objsubid int2, virtualtransaction text, pid int4, \
      mode text, granted bool, fastpath bool, waitstart tstz";
@@ -249,4 +256,56 @@ pub(super) fn clear_snapshot(db: &Database) -> Datum {
 pub(super) fn cancel_backend(db: &Database, pid: i64) -> Datum {
     let activity = db.catalog.borrow().activity.clone();
     b(activity.zip(i32::try_from(pid).ok()).is_some_and(|(a, p)| a.cancel(p)))
+}
+
+/// `pg_stat_database`: a row for shared objects (datid 0, no name) and one per database, with
+/// the sessions connected to it and what they did: transactions committed and rolled back, rows
+/// inserted, updated and deleted, deadlocks. terrarium has no buffers, temporary files or
+/// checksums, so those counters are 0 (and block times 0); `tup_returned` / `tup_fetched` are not
+/// counted (0).
+pub(super) fn stat_database_rows(db: &Database) -> Vec<Row> {
+    let sessions = backends(db);
+    let zero = || i(0);
+    let mut rows = vec![{
+        let mut r = vec![o(0), N, i(0)];
+        r.extend((0..12).map(|_| zero()));
+        r.extend([N, N, N, N, N, N, N, N, N, N, N, N]);
+        r
+    }];
+    for (oid, name, _, _, _) in super::databases(db) {
+        let s = db.db_stats.get(&name).cloned().unwrap_or_default();
+        let n = |v: u64| i(v as i64);
+        let connected = sessions.iter().filter(|b| b.database == name).count() as i64;
+        rows.push(vec![
+            o(oid),
+            t_name(&name),
+            i(connected),
+            n(s.xact_commit),
+            n(s.xact_rollback),
+            zero(),
+            zero(),
+            zero(),
+            zero(),
+            n(s.tup_inserted),
+            n(s.tup_updated),
+            n(s.tup_deleted),
+            zero(),
+            zero(),
+            zero(),
+            n(s.deadlocks),
+            zero(),
+            N,
+            Datum::Float(0.0),
+            Datum::Float(0.0),
+            Datum::Float(0.0),
+            Datum::Float(0.0),
+            Datum::Float(0.0),
+            i(sessions.iter().filter(|b| b.database == name).count() as i64),
+            zero(),
+            zero(),
+            zero(),
+            N,
+        ]);
+    }
+    rows
 }
