@@ -266,10 +266,16 @@ pub(super) fn cancel_backend(db: &Database, pid: i64) -> Datum {
 pub(super) fn stat_database_rows(db: &Database) -> Vec<Row> {
     let sessions = backends(db);
     let zero = || i(0);
+    let float0 = || Datum::Float(0.0);
+    // Checksums are off (checksum_failures NULL) and the counters were never reset (stats_reset
+    // NULL), as on a PostgreSQL cluster initialised without data checksums.
     let mut rows = vec![{
         let mut r = vec![o(0), N, i(0)];
-        r.extend((0..12).map(|_| zero()));
-        r.extend([N, N, N, N, N, N, N, N, N, N, N, N]);
+        r.extend((0..13).map(|_| zero()));
+        r.extend([N, N]);
+        r.extend((0..5).map(|_| float0()));
+        r.extend((0..4).map(|_| zero()));
+        r.push(N);
         r
     }];
     for (oid, name, _, _, _) in super::databases(db) {
@@ -293,7 +299,7 @@ pub(super) fn stat_database_rows(db: &Database) -> Vec<Row> {
             zero(),
             zero(),
             n(s.deadlocks),
-            zero(),
+            N,
             N,
             Datum::Float(0.0),
             Datum::Float(0.0),
