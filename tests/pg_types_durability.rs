@@ -6,17 +6,7 @@
 
 mod common;
 
-use std::process::Command;
-
-fn psql(port: u16, sql: &str) -> Option<String> {
-    let psql = common::tool("psql")?;
-    let out = Command::new(psql)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-X", "-A", "-t", "-q", "-c", sql])
-        .output()
-        .expect("run psql");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
+use common::psql;
 
 #[test]
 fn new_types_survive_kill_9_and_replay() {

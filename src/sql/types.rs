@@ -468,33 +468,11 @@ pub fn numeric_in(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01 00:00:00 UTC).
-const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
-
 /// `timestamptz_send`: the text [`timestamptz_text`] writes (`2026-11-28 11:30:00.12+00`), as
 /// microseconds since 2000-01-01 UTC. `None` for any other shape.
 pub fn timestamptz_send(text: &str) -> Option<i64> {
-    let t = text.strip_suffix("+00")?;
-    let (date, time) = t.split_once(' ')?;
-    let mut d = date.splitn(3, '-').map(|x| x.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut h = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
-    let (hour, minute, second) = (h.next()??, h.next()??, h.next()??);
-    if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let micros: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().ok()? };
-    // Days since 1970-01-01 from a civil date (the inverse of timestamptz_text's).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let unix_us = ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000).checked_add(micros)?;
-    unix_us.checked_sub(PG_EPOCH_OFFSET_US)
+    // The zone must be there: the same parse as a timestamp's once it is taken off.
+    datetime::timestamp_micros(text.strip_suffix("+00")?)
 }
 
 /// `tidsend`: `(block,offset)` as a 4-byte block number and a 2-byte offset.
@@ -756,7 +734,7 @@ mod tests {
         assert_eq!(timestamptz_send("2000-01-01 00:00:01.5+00"), Some(1_500_000));
         assert_eq!(timestamptz_send("1999-12-31 23:59:59+00"), Some(-1_000_000));
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_764_329_400_120_000);
-        assert_eq!(timestamptz_send(&timestamptz_text(t)), Some(1_764_329_400_120_000 - PG_EPOCH_OFFSET_US));
+        assert_eq!(timestamptz_send(&timestamptz_text(t)), Some(1_764_329_400_120_000 - 946_684_800_000_000));
         assert_eq!(tid_send("(1,2)").unwrap(), vec![0, 0, 0, 1, 0, 2]);
         assert_eq!(pg_lsn_send("1/2A"), Some((1 << 32) | 0x2A));
     }

@@ -219,3 +219,16 @@ pub fn real_postgres() -> Option<String> {
     eprintln!("skipping: no PostgreSQL on {addr} (set TERRARIUM_DIFF_PG to use another)");
     None
 }
+
+/// Runs one SQL string with psql against terrarium on `port` (unaligned, tuples only, quiet) and
+/// returns its output trimmed; `None` when psql is missing outside CI. A failing statement fails
+/// the test.
+pub fn psql(port: u16, sql: &str) -> Option<String> {
+    let psql = tool("psql")?;
+    let out = std::process::Command::new(psql)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-X", "-A", "-t", "-q", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

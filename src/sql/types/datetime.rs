@@ -499,9 +499,21 @@ impl Interval {
     /// fractions cascade down (a month as 30 days, a day as 24 hours), each rounded to
     /// microseconds, so `'1 mon' * 1.5` is `1 mon 15 days`.
     pub fn mul(&self, factor: f64) -> Option<Interval> {
+        let f = |n: f64| n * factor;
+        Interval::cascade(f(f64::from(self.months)), f(f64::from(self.days)), f(self.micros as f64))
+    }
+
+    /// `interval / divisor` (`interval_div`), the same cascade as [`Interval::mul`].
+    pub fn div(&self, divisor: f64) -> Option<Interval> {
+        let f = |n: f64| n / divisor;
+        Interval::cascade(f(f64::from(self.months)), f(f64::from(self.days)), f(self.micros as f64))
+    }
+
+    /// The months, days and microseconds of a scaled interval, each possibly fractional, put
+    /// back in whole fields: fractions of months and days move down, rounded to microseconds.
+    /// `None` when a field is not finite or out of range.
+    fn cascade(months_f: f64, days_f: f64, micros_f: f64) -> Option<Interval> {
         let round_us = |x: f64| (x * 1e6).round_ties_even() / 1e6;
-        let months_f = f64::from(self.months) * factor;
-        let days_f = f64::from(self.days) * factor;
         if !months_f.is_finite()
             || !days_f.is_finite()
             || months_f.abs() > f64::from(i32::MAX)
@@ -520,33 +532,10 @@ impl Interval {
             sec_remainder -= whole * 86_400.0;
         }
         days = days.checked_add(month_remainder_days.trunc() as i32)?;
-        let micros = (self.micros as f64 * factor + sec_remainder * 1e6).round_ties_even();
+        let micros = (micros_f + sec_remainder * 1e6).round_ties_even();
         if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
             return None;
         }
-        Some(Interval { months, days, micros: micros as i64 })
-    }
-
-    /// `interval / divisor` (`interval_div`), the same cascade as [`Interval::mul`].
-    pub fn div(&self, divisor: f64) -> Option<Interval> {
-        let round_us = |x: f64| (x * 1e6).round_ties_even() / 1e6;
-        let months_f = f64::from(self.months) / divisor;
-        let days_f = f64::from(self.days) / divisor;
-        if !months_f.is_finite() || !days_f.is_finite() {
-            return None;
-        }
-        let months = months_f as i32;
-        let mut days = days_f as i32;
-        let month_remainder_days = round_us((months_f - f64::from(months)) * 30.0);
-        let mut sec_remainder =
-            round_us((days_f - f64::from(days) + month_remainder_days - month_remainder_days.trunc()) * 86_400.0);
-        if sec_remainder.abs() >= 86_400.0 {
-            let whole = (sec_remainder / 86_400.0).trunc();
-            days = days.checked_add(whole as i32)?;
-            sec_remainder -= whole * 86_400.0;
-        }
-        days = days.checked_add(month_remainder_days.trunc() as i32)?;
-        let micros = (self.micros as f64 / divisor + sec_remainder * 1e6).round_ties_even();
         Some(Interval { months, days, micros: micros as i64 })
     }
 
