@@ -253,16 +253,7 @@ pub fn timestamptz_text(t: std::time::SystemTime) -> String {
     let secs = d.as_secs() as i64;
     let micros = d.subsec_micros();
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    let (year, month, day) = datetime::civil_from_days(days);
     let mut out =
         format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", year, month, day, rem / 3600, rem % 3600 / 60, rem % 60);
     if micros > 0 {
