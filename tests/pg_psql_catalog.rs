@@ -56,6 +56,8 @@ const EXACT: &[&str] = &[
     r"\d defaults",
     r#"\d "Mixed Case""#,
     r"\d events",
+    r"\d+ accounts",
+    r"\d+ events",
     r"\d accounts_pkey",
     r"\d items_pkey",
     r"\d accounts_email_key",

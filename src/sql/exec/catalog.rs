@@ -2376,7 +2376,7 @@ fn malformed_array(s: &str) -> ExecError {
 
 /// An array's elements (`None` for NULL) and lower bound: `{a,"b c",NULL}` with bound 1, or an
 /// `int2vector` / `oidvector`'s space-separated numbers with bound 0. `None` when malformed.
-fn parse_array(s: &str) -> Option<(Vec<Option<String>>, i64)> {
+pub(super) fn parse_array(s: &str) -> Option<(Vec<Option<String>>, i64)> {
     let s = s.trim();
     let Some(body) = s.strip_prefix('{') else {
         return Some((s.split_whitespace().map(|x| Some(x.to_string())).collect(), 0));

@@ -654,6 +654,11 @@ enum NodeKind<'q> {
         args: Vec<&'q Expr>,
         ty: SqlType,
     },
+    /// `unnest(array)`: a row per element (arrays are their text form, `{a,b}`; elements come
+    /// out as text).
+    Unnest {
+        arg: &'q Expr,
+    },
     Join(Box<JoinNode<'q>>),
 }
 
@@ -1682,6 +1687,12 @@ impl<'q, 'o> FromBuilder<'q, 'o> {
             TableFactor::Function { lateral: false, name, args, with_ordinality: false, alias } => {
                 self.function(name, args, alias.as_ref())
             }
+            // sqlparser reads an unqualified `unnest(x)` as its own item.
+            TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality: false, .. }
+                if array_exprs.len() == 1 =>
+            {
+                self.unnest(&array_exprs[0], alias.as_ref())
+            }
             TableFactor::Derived { lateral, subquery, alias, .. } => {
                 if *lateral {
                     return Err(SqlError::new("0A000", "terrarium does not support LATERAL").into());
@@ -1784,6 +1795,19 @@ impl<'q, 'o> FromBuilder<'q, 'o> {
         Ok(Some(self.planned(item, NodeKind::Cte { up, index }, c, s)))
     }
 
+    /// `unnest(array)` in FROM: one text column, named after the alias when there is one.
+    fn unnest(&mut self, arg: &'q Expr, alias: Option<&ast::TableAlias>) -> R<Planned<'q>> {
+        let scope =
+            Scope { rtable: &self.items, outer: self.outer, depth: self.depth, ctes: self.ctes, ..Scope::empty() };
+        check_expr(self.db, arg, &scope, Clause::FromFunction)?;
+        let col = alias.map(|a| ident(&a.name)).unwrap_or_else(|| "unnest".to_string());
+        let (item, c, s) = self.leaf("unnest".to_string(), alias, vec![(col, SqlType::Text)], None, None)?;
+        if let Some(last) = self.items.last_mut() {
+            last.function = true;
+        }
+        Ok(self.planned(item, NodeKind::Unnest { arg }, c, s))
+    }
+
     /// A function in FROM: `generate_series(start, stop [, step])` over integers or numerics.
     fn function(
         &mut self,
@@ -1794,6 +1818,12 @@ impl<'q, 'o> FromBuilder<'q, 'o> {
         let fname = object_name(name);
         let scope =
             Scope { rtable: &self.items, outer: self.outer, depth: self.depth, ctes: self.ctes, ..Scope::empty() };
+        if fname == "unnest" {
+            let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = args else {
+                return Err(SqlError::new("0A000", "terrarium's unnest takes one array").into());
+            };
+            return self.unnest(arg, alias);
+        }
         let (exprs, ty) = series_call(self.db, &fname, args, &scope, Clause::FromFunction)?;
         // A function returning one column names it after the alias when there is one.
         let col = alias.map(|a| ident(&a.name)).unwrap_or_else(|| fname.clone());
@@ -2650,6 +2680,20 @@ fn node_rows<'d>(db: &'d Database, ctx: &Ctx, sp: &SelectPlan, node: &Node, leve
             let scope = Scope { outer, ctx: Some(ctx), depth: level.depth, ctes: sp.ctes, ..Scope::empty() };
             let values = args.iter().map(|e| eval(e, &scope, db)).collect::<R<Vec<_>>>()?;
             Ok(from_values(series(values, *ty)?))
+        }
+        NodeKind::Unnest { arg } => {
+            let scope = Scope { outer, ctx: Some(ctx), depth: level.depth, ctes: sp.ctes, ..Scope::empty() };
+            let rows = match eval(arg, &scope, db)? {
+                Datum::Null => Vec::new(),
+                d => {
+                    let text = d.to_text().unwrap_or_default();
+                    let (items, _) = super::catalog::parse_array(&text).ok_or_else(|| {
+                        ExecError::from(SqlError::new("22P02", format!("malformed array literal: \"{text}\"")))
+                    })?;
+                    items.into_iter().map(|x| vec![x.map(Datum::Text).unwrap_or(Datum::Null)]).collect()
+                }
+            };
+            Ok(from_values(rows))
         }
         NodeKind::Join(j) => join_rows(db, ctx, sp, j, level),
     }

@@ -45,3 +45,9 @@ SELECT g, string_agg(s, ',' ORDER BY s), string_agg(s, '|' ORDER BY x DESC), boo
 SELECT count(*) FILTER (WHERE x > 1), string_agg(s, ', ') FILTER (WHERE g = 1) FROM fa;
 SELECT string_agg(s, ',') FROM fa WHERE false;
 SELECT 'ABC' ILIKE 'a%', 'ABC' NOT ILIKE 'a%', 'abc' ~ '^a', 'ABC' ~* '^a', 'abc' !~ 'z';
+
+-- unnest over an array, as psql's \d+ uses it.
+SELECT x FROM unnest('{a,b,NULL}'::text[]) x;
+SELECT * FROM unnest(NULL::text[]);
+SELECT count(*) FROM pg_catalog.unnest('{1,2,3}'::text[]) AS t(v);
+SELECT u FROM unnest('{"a b",c}'::text[]) u ORDER BY u DESC;
