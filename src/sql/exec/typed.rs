@@ -395,6 +395,7 @@ pub(super) fn function_type(name: &str) -> Option<SqlType> {
         "current_date" => SqlType::Date,
         "gen_random_uuid" => SqlType::Uuid,
         "date_part" => SqlType::Float8,
+        "to_char" => SqlType::Text,
         "age" => SqlType::Interval,
         "jsonb_build_object" | "to_jsonb" | "jsonb_build_array" => SqlType::Jsonb,
         "json_build_object" | "to_json" | "json_build_array" => SqlType::Json,
@@ -453,6 +454,16 @@ pub(super) fn function(
             }),
         },
         "date_trunc" => date_trunc(&arg(0), &arg(1), ty(1)),
+        // to_char(timestamp | date, format); numbers are not formatted here (0A000).
+        "to_char" => match (arg(0), arg(1).to_text()) {
+            (Datum::Null, _) | (_, None) => Ok(Datum::Null),
+            (Datum::Date(d), Some(fmt)) => Ok(Datum::Text(datetime::to_char(datetime::date_to_timestamp(d), &fmt))),
+            (Datum::Text(s), Some(fmt)) if is_timestamp(ty(0)) => match datetime::timestamp_micros(&s) {
+                Some(us) => Ok(Datum::Text(datetime::to_char(us, &fmt))),
+                None => Err(err("22007", "invalid timestamp")),
+            },
+            _ => Err(SqlError::new("0A000", "terrarium's to_char formats timestamps and dates only").into()),
+        },
         "age" => {
             let micros = |d: &Datum, t: SqlType| match d {
                 Datum::Date(d) => Some(datetime::date_to_timestamp(*d)),

@@ -876,3 +876,112 @@ mod tests {
         assert_eq!(interval_in("1 year").unwrap().extract("epoch").unwrap(), "31557600.000000");
     }
 }
+
+/// `to_char(timestamp, format)` for the template patterns applications use: `YYYY YYY YY Y`,
+/// `MM`, `MONTH Month month` (blank-padded to 9), `MON Mon mon`, `DD`, `DDD`, `D`, `DAY Day day`
+/// (padded to 9), `DY Dy dy`, `HH24`, `HH12`/`HH`, `MI`, `SS`, `MS`, `US`, `AM PM am pm A.M. P.M.`,
+/// `Q`, `TZ tz` (always UTC here); the `FM` prefix drops padding; `"text"` is copied, a
+/// backslash escapes, everything else is literal. Matching is greedy and case-sensitive where
+/// PostgreSQL's is (the case of `Month`, `DAY` and `am` chooses the output's).
+pub fn to_char(us: i64, format: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    let f = fields(us);
+    let days = us.div_euclid(US_PER_DAY) + PG_EPOCH_DAYS;
+    // 1970-01-01 was a Thursday.
+    let dow = (days + 4).rem_euclid(7) as usize;
+    let doy = days - days_from_civil(f.year, 1, 1) + 1;
+    let hour12 = match f.hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    // A word in the case the pattern was written in: all upper, capitalised, or all lower.
+    let cased = |word: &str, pattern: &str| -> String {
+        if pattern.chars().all(|c| c.is_ascii_uppercase()) {
+            word.to_uppercase()
+        } else if pattern.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+            word.to_string()
+        } else {
+            word.to_lowercase()
+        }
+    };
+    let mut out = String::new();
+    let mut rest = format;
+    while !rest.is_empty() {
+        let fm = rest.starts_with("FM");
+        if fm {
+            rest = &rest[2..];
+        }
+        let num = |v: i64, width: usize| if fm { v.to_string() } else { format!("{v:0width$}") };
+        let word = |w: String| if fm { w } else { format!("{w:<9}") };
+        let patterns: &[&str] = &[
+            "YYYY", "YYY", "YY", "Y", "MONTH", "Month", "month", "MON", "Mon", "mon", "MM", "DDD", "DD", "DAY", "Day",
+            "day", "DY", "Dy", "dy", "D", "HH24", "HH12", "HH", "MI", "SS", "MS", "US", "A.M.", "P.M.", "a.m.", "p.m.",
+            "AM", "PM", "am", "pm", "Q", "TZ", "tz",
+        ];
+        let Some(p) = patterns.iter().find(|p| rest.starts_with(**p)) else {
+            let mut chars = rest.chars();
+            match chars.next() {
+                Some('"') => {
+                    let inner = chars.as_str();
+                    let end = inner.find('"').unwrap_or(inner.len());
+                    out.push_str(&inner[..end]);
+                    rest = inner.get(end + 1..).unwrap_or("");
+                }
+                Some('\\') => {
+                    out.extend(chars.next());
+                    rest = chars.as_str();
+                }
+                Some(c) => {
+                    out.push(c);
+                    rest = chars.as_str();
+                }
+                None => {}
+            }
+            continue;
+        };
+        let year = f.year.max(1 - f.year); // BC years count up from 1
+        out.push_str(&match *p {
+            "YYYY" => num(year, 4),
+            "YYY" => num(year % 1000, 3),
+            "YY" => num(year % 100, 2),
+            "Y" => num(year % 10, 1),
+            "MONTH" | "Month" | "month" => word(cased(MONTHS[f.month as usize - 1], p)),
+            "MON" | "Mon" | "mon" => cased(&MONTHS[f.month as usize - 1][..3], p),
+            "MM" => num(f.month, 2),
+            "DDD" => num(doy, 3),
+            "DD" => num(f.day, 2),
+            "DAY" | "Day" | "day" => word(cased(DAYS[dow], p)),
+            "DY" | "Dy" | "dy" => cased(&DAYS[dow][..3], p),
+            "D" => (dow + 1).to_string(),
+            "HH24" => num(f.hour, 2),
+            "HH12" | "HH" => num(hour12, 2),
+            "MI" => num(f.minute, 2),
+            "SS" => num(f.second, 2),
+            "MS" => num(f.micros / 1000, 3),
+            "US" => num(f.micros, 6),
+            "AM" | "PM" => (if f.hour < 12 { "AM" } else { "PM" }).to_string(),
+            "am" | "pm" => (if f.hour < 12 { "am" } else { "pm" }).to_string(),
+            "A.M." | "P.M." => (if f.hour < 12 { "A.M." } else { "P.M." }).to_string(),
+            "a.m." | "p.m." => (if f.hour < 12 { "a.m." } else { "p.m." }).to_string(),
+            "Q" => ((f.month - 1) / 3 + 1).to_string(),
+            "TZ" => "UTC".to_string(),
+            _ => "utc".to_string(),
+        });
+        rest = &rest[p.len()..];
+    }
+    out
+}

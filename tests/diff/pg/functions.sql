@@ -51,3 +51,10 @@ SELECT x FROM unnest('{a,b,NULL}'::text[]) x;
 SELECT * FROM unnest(NULL::text[]);
 SELECT count(*) FROM pg_catalog.unnest('{1,2,3}'::text[]) AS t(v);
 SELECT u FROM unnest('{"a b",c}'::text[]) u ORDER BY u DESC;
+
+-- to_char over timestamps and dates.
+SELECT to_char(timestamp '2024-03-05 14:07:09.123456', 'YYYY-MM-DD HH24:MI:SS'), to_char(timestamp '2024-03-05 14:07:09.123456', 'YYYY-MM-DD"T"HH24:MI:SS.US'), to_char(timestamp '2024-03-05 14:07:09.123456', 'DD/MM/YY HH12:MI:SS.MS AM');
+SELECT to_char(timestamp '2024-03-05 00:07:09', 'Day, DD Month YYYY'), to_char(timestamp '2024-03-05 00:07:09', 'FMDay, FMDD FMMonth YYYY'), to_char(timestamp '2024-12-29 23:00:00', 'DY dy Dy MON Mon mon Q DDD D pm a.m.');
+SELECT to_char(date '2024-02-29', 'YYYY-MM-DD'), to_char(date '2024-02-29', 'FMMM/FMDD/YYYY'), to_char(NULL::timestamp, 'YYYY');
+SELECT to_char(timestamptz '2024-03-05 14:07:09+00', 'YYYY-MM-DD HH24:MI TZ');
+SELECT to_char(now(), 'YYYY') = extract(year from now())::text;
