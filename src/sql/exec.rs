@@ -124,6 +124,23 @@ pub struct Column {
     pub declared: Option<DataType>,
 }
 
+impl Column {
+    /// A column as CREATE TABLE or ALTER TABLE ... ADD COLUMN declares it, before its options
+    /// (NOT NULL, DEFAULT, keys) are applied: a serial column is NOT NULL with its sequence.
+    fn declared(c: &ast::ColumnDef) -> R<Column> {
+        let (ty, max_len, serial) = column_type(&c.data_type)?;
+        Ok(Column {
+            name: ident(&c.name),
+            ty,
+            max_len,
+            not_null: serial,
+            default: None,
+            serial,
+            declared: Some(c.data_type.clone()),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Unique {
     pub name: String,
@@ -1528,16 +1545,7 @@ fn alter_table(db: &mut Database, sess: &mut Session, at: &ast::AlterTable) -> R
             )
             .into());
         };
-        let (ty, max_len, serial) = column_type(&c.data_type)?;
-        let mut col = Column {
-            name: ident(&c.name),
-            ty,
-            max_len,
-            not_null: serial,
-            default: None,
-            serial,
-            declared: Some(c.data_type.clone()),
-        };
+        let mut col = Column::declared(c)?;
         for o in &c.options {
             match &o.option {
                 ColumnOption::NotNull => col.not_null = true,
@@ -1674,16 +1682,7 @@ fn create_table(db: &mut Database, sess: &mut Session, ct: &ast::CreateTable) ->
     let mut columns = Vec::new();
     let mut uniques = Vec::new();
     for c in &ct.columns {
-        let (ty, max_len, serial) = column_type(&c.data_type)?;
-        let mut col = Column {
-            name: ident(&c.name),
-            ty,
-            max_len,
-            not_null: serial,
-            default: None,
-            serial,
-            declared: Some(c.data_type.clone()),
-        };
+        let mut col = Column::declared(c)?;
         let idx = columns.len();
         for opt in &c.options {
             let given = opt.name.as_ref().map(ident);
