@@ -1325,31 +1325,39 @@ fn snapshot(db: &mut Database, sess: &mut Session) -> Snapshot {
     s
 }
 
-fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
-    let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
-    let value = match name.as_str() {
-        "transaction_isolation" | "transaction isolation level" => {
-            isolation_name(sess.txn.as_ref().map(|t| t.isolation).unwrap_or(sess.default_isolation)).to_string()
-        }
-        "default_transaction_isolation" => isolation_name(sess.default_isolation).to_string(),
+/// What a session's setting is, as SHOW and `current_setting()` answer it: the values kept
+/// outside the settings map (isolation levels, version, user), then the session's SET or startup
+/// value, then the defaults (`guc`, then the `pg_settings` table). `None`: no such setting.
+pub(super) fn setting_value(
+    settings: &std::collections::BTreeMap<String, String>,
+    isolation: (Isolation, Isolation),
+    user: &str,
+    name: &str,
+) -> Option<String> {
+    Some(match name {
+        "transaction_isolation" | "transaction isolation level" => isolation_name(isolation.0).to_string(),
+        "default_transaction_isolation" => isolation_name(isolation.1).to_string(),
         "server_version" => super::server::SERVER_VERSION.to_string(),
         "server_version_num" => super::server::SERVER_VERSION_NUM.to_string(),
         // Reported at startup but not in pg_settings: the bootstrap superuser is every session's.
         "is_superuser" => "on".to_string(),
-        "session_authorization" => sess.user.clone(),
-        other => match sess
-            .settings
+        "session_authorization" => user.to_string(),
+        other => settings
             .get(other)
             .map(String::as_str)
             .or(super::guc::default_value(other))
-            .or(catalog::wal::show(other))
-        {
-            Some(v) => v.to_string(),
-            None => {
-                return Err(SqlError::new("42704", format!("unrecognized configuration parameter \"{other}\"")).into())
-            }
-        },
-    };
+            .or(catalog::wal::show(other))?
+            .to_string(),
+    })
+}
+
+fn show(sess: &Session, variable: &[ast::Ident]) -> R<Output> {
+    let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+    let running = sess.txn.as_ref().map(|t| t.isolation).unwrap_or(sess.default_isolation);
+    let value =
+        setting_value(&sess.settings, (running, sess.default_isolation), &sess.user, &name).ok_or_else(|| {
+            ExecError::from(SqlError::new("42704", format!("unrecognized configuration parameter \"{name}\"")))
+        })?;
     let col = catalog::wal::canonical(&name).map(str::to_string).unwrap_or_else(|| name.replace(' ', "_"));
     Ok(Output::Rows {
         columns: vec![OutColumn { name: col, ty: SqlType::Text }],

@@ -131,7 +131,7 @@ pub struct State {
     /// The settings of the session reading the catalogs, for `pg_settings` and
     /// `current_setting()`, with its isolation levels (transaction, default), kept apart.
     pub(crate) session_settings: std::collections::BTreeMap<String, String>,
-    isolation: (&'static str, &'static str),
+    isolation: (super::Isolation, super::Isolation),
     /// `set_config()` calls of the running statement: (name, value, is_local), applied to the
     /// session once the statement is done (see `run_query`).
     set_config_requests: Vec<(String, String, bool)>,
@@ -149,7 +149,7 @@ impl Default for State {
             database: "postgres".into(),
             pid: 0,
             session_settings: Default::default(),
-            isolation: ("read committed", "read committed"),
+            isolation: (super::Isolation::ReadCommitted, super::Isolation::ReadCommitted),
             set_config_requests: Vec::new(),
             activity: None,
         }
@@ -181,7 +181,7 @@ fn set_identity(db: &Database, sess: &Session) {
         s.session_settings = sess.settings.clone();
     }
     let running = sess.txn.as_ref().map(|t| t.isolation).unwrap_or(sess.default_isolation);
-    s.isolation = (super::isolation_name(running), super::isolation_name(sess.default_isolation));
+    s.isolation = (running, sess.default_isolation);
 }
 
 fn user(db: &Database) -> String {
@@ -2044,18 +2044,7 @@ pub(super) fn function(db: &Database, name: &str, args: &[Datum]) -> Option<R<Da
         "current_setting" => {
             let name = text_arg(arg(0)).unwrap_or_default().to_lowercase();
             let st = db.catalog.borrow();
-            let value = match name.as_str() {
-                "transaction_isolation" => Some(st.isolation.0.to_string()),
-                "default_transaction_isolation" => Some(st.isolation.1.to_string()),
-                "server_version" => Some(crate::sql::server::SERVER_VERSION.to_string()),
-                "server_version_num" => Some(crate::sql::server::SERVER_VERSION_NUM.to_string()),
-                other => st
-                    .session_settings
-                    .get(other)
-                    .cloned()
-                    .or_else(|| crate::sql::guc::default_value(other).map(str::to_string))
-                    .or_else(|| wal::show(other).map(str::to_string)),
-            };
+            let value = super::setting_value(&st.session_settings, st.isolation, &st.user, &name);
             match value {
                 Some(v) => t(&v),
                 None if matches!(arg(1), Some(Datum::Bool(true))) => N,
