@@ -283,8 +283,11 @@ pub struct PgSession {
 /// this the cache starts again empty, which bounds it against a client that never repeats one.
 const PARSED_STATEMENTS_MAX: usize = 128;
 
-/// Whether a statement that succeeded may have changed what other statements mean or return
-/// as columns: anything but a query, DML or COPY (COPY only moves rows).
+/// Whether a statement may have changed what other statements mean or return as columns:
+/// anything but a query, DML, COPY (it only moves rows) or transaction control. Transaction
+/// control is left out because DDL is not transactional here: a table made inside a block stays
+/// when the block rolls back, so ending a transaction never changes the schema, and drivers
+/// (pgbench's TPC-B, every ORM) keep their parsed statements across transactions.
 fn changes_schema(stmt: &Statement) -> bool {
     !matches!(
         stmt,
@@ -293,6 +296,11 @@ fn changes_schema(stmt: &Statement) -> bool {
             | Statement::Update(_)
             | Statement::Delete(_)
             | Statement::Copy { .. }
+            | Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
     )
 }
 
@@ -762,8 +770,6 @@ impl SqlEngine {
                 db.tx.abort(top);
                 sess.exec.txn = None;
             }
-            // What the transaction did to the schema, if anything, is gone.
-            self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         self.txn_ended.notify_waiters();
     }
@@ -914,7 +920,6 @@ impl Engine for SqlEngine {
             if let Some(awaiting) = awaiting {
                 self.await_durable(awaiting).await?;
             }
-            self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             self.txn_ended.notify_waiters();
             if let (Some(e), Ok(())) = (failed, &result) {
                 return Err(to_response(&e));
@@ -1106,7 +1111,6 @@ impl Engine for SqlEngine {
         let mut db = self.db.lock().expect("database");
         if let Some(t) = session.exec.txn {
             db.tx.abort(t.top);
-            self.schema_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         self.activity.remove(session.id);
         self.txn_ended.notify_waiters();
